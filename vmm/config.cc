@@ -1,1 +1,491 @@
-// Placeholder: replaced by the config implementation.
+// Parsing and validation of the config file; the rules are in config.h.
+#include "vmm/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstddef>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace vmm {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr uint64_t kPageSize = 4096;
+// x86-64 guest physical addresses have at most 52 bits (Intel SDM Vol. 3A, 4.1.4, MAXPHYADDR).
+// Capping RAM this far below 2^64 also keeps the later layout arithmetic (RAM moved above the PCI
+// hole) free of overflow.
+constexpr uint64_t kMaxRamSize = uint64_t{1} << 52;
+// xAPIC IDs are 8 bits and 0xff is the broadcast ID, hence QEMU's limit of 255 vCPUs for the
+// pc-i440fx machines.
+constexpr uint32_t kMaxVcpus = 255;
+// QEMU's MAX_NODES; the SLIT grows as n * n.
+constexpr size_t kMaxGuestNodes = 128;
+constexpr uint64_t kMaxInt = std::numeric_limits<int>::max();
+constexpr uint64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
+
+[[noreturn]] void fail(const std::string& key, const std::string& what) {
+  throw ConfigError(key + ": " + what);
+}
+
+std::string member(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
+std::string element(const std::string& path, size_t index) {
+  return path + "[" + std::to_string(index) + "]";
+}
+
+// The JSON text of a value, shortened, for messages. Invalid UTF-8 is replaced, not thrown on.
+std::string render(const json& v) {
+  std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
+
+std::string quote(const std::string& s) { return render(json(s)); }
+
+[[noreturn]] void type_error(const std::string& key, std::string_view expected, const json& v) {
+  std::string got = v.is_null() ? "null" : std::string(v.type_name()) + " " + render(v);
+  fail(key, "expected " + std::string(expected) + ", got " + got);
+}
+
+// 4096 -> "4K", 3 << 30 -> "3G", 4097 -> "4097".
+std::string format_size(uint64_t n) {
+  for (auto [shift, suffix] : {std::pair{40, 'T'}, {30, 'G'}, {20, 'M'}, {10, 'K'}}) {
+    uint64_t unit = uint64_t{1} << shift;
+    if (n != 0 && n % unit == 0) return std::to_string(n / unit) + suffix;
+  }
+  return std::to_string(n);
+}
+
+// {0,1,2,3,8} -> "0-3,8": the notation of taskset and /sys/devices/system/cpu.
+std::string format_cpu_list(std::vector<int> cpus) {
+  std::sort(cpus.begin(), cpus.end());
+  std::string out;
+  for (size_t i = 0; i < cpus.size();) {
+    size_t j = i;
+    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
+    if (!out.empty()) out += ",";
+    out += std::to_string(cpus[i]);
+    if (j > i) out += "-" + std::to_string(cpus[j]);
+    i = j + 1;
+  }
+  return out.empty() ? "none" : out;
+}
+
+const json& expect_array(const json& v, const std::string& key) {
+  if (!v.is_array()) type_error(key, "an array", v);
+  return v;
+}
+
+// An object at `path` (empty: the top level) whose keys must all be in `known`.
+const json& expect_object(const json& v, const std::string& path,
+                          std::initializer_list<std::string_view> known) {
+  if (!v.is_object()) type_error(path.empty() ? "(top level)" : path, "an object", v);
+  for (const auto& [key, value] : v.items()) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string list;
+    for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+    fail(member(path, key), "unknown key (expected one of: " + list + ")");
+  }
+  return v;
+}
+
+const json* find(const json& object, const std::string& key) {
+  auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
+}
+
+bool read_bool(const json& v, const std::string& key) {
+  if (!v.is_boolean()) type_error(key, "true or false", v);
+  return v.get<bool>();
+}
+
+// No config string has a use for NUL: it would silently cut a path or the command line short.
+std::string read_string(const json& v, const std::string& key) {
+  if (!v.is_string()) type_error(key, "a string", v);
+  const std::string& s = v.get_ref<const std::string&>();
+  if (s.find('\0') != std::string::npos) fail(key, "contains a NUL character");
+  return s;
+}
+
+uint64_t read_uint(const json& v, const std::string& key, uint64_t max) {
+  if (!v.is_number_integer()) type_error(key, "a whole number", v);
+  // Values built in code rather than parsed may be signed even when positive.
+  if (!v.is_number_unsigned() && v.get<int64_t>() < 0) fail(key, render(v) + " is negative");
+  uint64_t n = v.get<uint64_t>();
+  if (n > max) fail(key, render(v) + " is more than " + std::to_string(max));
+  return n;
+}
+
+// One of a fixed set of strings, mapped to its value.
+template <class T>
+T read_choice(const json& v, const std::string& key,
+              std::initializer_list<std::pair<std::string_view, T>> choices) {
+  std::string s = read_string(v, key);
+  std::string list;
+  for (const auto& [text, value] : choices) {
+    if (s == text) return value;
+    list += (list.empty() ? "\"" : ", \"") + std::string(text) + "\"";
+  }
+  fail(key, quote(s) + " is not supported (expected " +
+                (choices.size() == 1 ? list : "one of " + list) + ")");
+}
+
+std::array<uint8_t, 16> parse_uuid(const std::string& s, const std::string& key) {
+  // RFC 4122, 3: 8-4-4-4-12 hexadecimal digits.
+  auto bad = [&] {
+    fail(key, quote(s) +
+                  " is not a UUID (8-4-4-4-12 hexadecimal digits, like "
+                  "\"9bc02bdb-58b3-4bb0-b00e-313bdae0ac81\")");
+  };
+  if (s.size() != 36) bad();
+  std::array<uint8_t, 16> out{};
+  size_t byte = 0;
+  for (size_t i = 0; i < s.size();) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (s[i] != '-') bad();
+      ++i;
+      continue;
+    }
+    auto [end, ec] = std::from_chars(s.data() + i, s.data() + i + 2, out[byte], 16);
+    if (ec != std::errc{} || end != s.data() + i + 2) bad();
+    ++byte;
+    i += 2;
+  }
+  return out;
+}
+
+// A file named relative to base_dir that must exist, be a regular file and be readable.
+fs::path read_file_path(const json& v, const std::string& key, const fs::path& base_dir) {
+  std::string given = read_string(v, key);
+  if (given.empty()) fail(key, "is empty");
+  fs::path path = (base_dir / given).lexically_normal();
+  std::error_code ec;
+  fs::file_status st = fs::status(path, ec);
+  if (!fs::exists(st)) {
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      fail(key,
+           "file " + quote(given) + " cannot be reached (" + path.string() + "): " + ec.message());
+    }
+    fail(key, "file " + quote(given) + " not found (looked in " + path.string() + ")");
+  }
+  if (!fs::is_regular_file(st)) {
+    fail(key, quote(given) + " is not a regular file (" + path.string() + ")");
+  }
+  if (!std::ifstream(path, std::ios::binary)) {
+    fail(key, "file " + quote(given) + " cannot be read (" + path.string() + ")");
+  }
+  return path;
+}
+
+// Guest RAM is mapped and registered with KVM in whole pages.
+uint64_t parse_ram_size(const json& v, const std::string& key) {
+  uint64_t size = parse_size(v, key);
+  if (size == 0) fail(key, "must not be 0");
+  if (size % kPageSize != 0) fail(key, render(v) + " is not a multiple of 4 KiB (the page size)");
+  if (size > kMaxRamSize) {
+    fail(key, render(v) + " is more than 4 PiB (2^52 bytes), all an x86-64 guest can address");
+  }
+  return size;
+}
+
+std::vector<int> parse_pin(const json& v, uint32_t count, const HostInfo& host) {
+  std::vector<int> allowed = host.allowed_cpus;
+  std::sort(allowed.begin(), allowed.end());
+  if (v.is_string()) {
+    std::string s = read_string(v, "cpus.pin");
+    if (s != "auto")
+      fail("cpus.pin", quote(s) + " is not supported (a list of host CPUs, or \"auto\")");
+    if (allowed.size() < count) {
+      fail("cpus.pin", "\"auto\" needs " + std::to_string(count) +
+                           " host CPUs but this process may run on only " +
+                           std::to_string(allowed.size()) + " (" + format_cpu_list(allowed) + ")");
+    }
+    return {allowed.begin(), allowed.begin() + count};
+  }
+  if (!v.is_array()) type_error("cpus.pin", "a list of host CPUs or \"auto\"", v);
+  if (v.size() != count) {
+    fail("cpus.pin",
+         "has " + std::to_string(v.size()) + " entries but cpus.count is " + std::to_string(count));
+  }
+  std::vector<int> pin;
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::string key = element("cpus.pin", i);
+    int cpu = static_cast<int>(read_uint(v[i], key, kMaxInt));
+    if (!std::binary_search(allowed.begin(), allowed.end(), cpu)) {
+      fail(key, "host CPU " + std::to_string(cpu) + " is not one this process may run on (" +
+                    format_cpu_list(allowed) + ")");
+    }
+    auto same = std::find(pin.begin(), pin.end(), cpu);
+    if (same != pin.end()) {
+      fail(key, "host CPU " + std::to_string(cpu) + " is already the host CPU of vCPU " +
+                    std::to_string(same - pin.begin()));
+    }
+    pin.push_back(cpu);
+  }
+  return pin;
+}
+
+CpuConfig parse_cpus(const json* v, const HostInfo& host) {
+  CpuConfig cpus;
+  if (v == nullptr) return cpus;
+  const json& o = expect_object(*v, "cpus", {"count", "model", "pin"});
+  if (const json* count = find(o, "count")) {
+    cpus.count = static_cast<uint32_t>(read_uint(*count, "cpus.count", kMaxU32));
+    if (cpus.count == 0) fail("cpus.count", "must be at least 1");
+    if (cpus.count > kMaxVcpus) {
+      fail("cpus.count", std::to_string(cpus.count) + " is more than the " +
+                             std::to_string(kMaxVcpus) + " vCPUs a pc-i440fx machine supports");
+    }
+  }
+  if (const json* model = find(o, "model")) {
+    cpus.model = read_choice<std::string_view>(*model, "cpus.model", {{"host", "host"}});
+  }
+  if (const json* pin = find(o, "pin")) cpus.pin = parse_pin(*pin, cpus.count, host);
+  return cpus;
+}
+
+NumaNodeConfig parse_numa_node(const json& v, size_t index, const HostInfo& host) {
+  const std::string path = element("memory.numa", index);
+  const json& o =
+      expect_object(v, path, {"node", "size", "host_nodes", "policy", "prealloc", "cpus"});
+  NumaNodeConfig node;
+  node.node = static_cast<uint32_t>(index);
+  if (const json* id = find(o, "node")) {
+    uint64_t n = read_uint(*id, member(path, "node"), kMaxU32);
+    if (n < index) {
+      fail(member(path, "node"), "node " + std::to_string(n) + " is already memory.numa[" +
+                                     std::to_string(n) + "] (nodes are numbered 0..n-1 in order)");
+    }
+    if (n > index) {
+      fail(member(path, "node"), "is " + std::to_string(n) + " but must be " +
+                                     std::to_string(index) +
+                                     " (nodes are numbered 0..n-1 in order)");
+    }
+  }
+  const json* size = find(o, "size");
+  if (size == nullptr) fail(member(path, "size"), "missing (the node's RAM size, e.g. \"16G\")");
+  node.size = parse_ram_size(*size, member(path, "size"));
+  if (const json* host_nodes = find(o, "host_nodes")) {
+    const std::string key = member(path, "host_nodes");
+    expect_array(*host_nodes, key);
+    if (host_nodes->empty()) fail(key, "is empty (leave it out for no binding)");
+    for (size_t i = 0; i < host_nodes->size(); ++i) {
+      int n = static_cast<int>(read_uint((*host_nodes)[i], element(key, i), kMaxInt));
+      if (n > host.max_node) {
+        fail(element(key, i), "host node " + std::to_string(n) +
+                                  " does not exist on this host (it has nodes 0.." +
+                                  std::to_string(host.max_node) + ")");
+      }
+      if (std::find(node.host_nodes.begin(), node.host_nodes.end(), n) != node.host_nodes.end()) {
+        fail(element(key, i), "host node " + std::to_string(n) + " is listed twice");
+      }
+      node.host_nodes.push_back(n);
+    }
+  }
+  if (const json* policy = find(o, "policy")) {
+    const std::string key = member(path, "policy");
+    node.policy = read_choice<NumaPolicy>(*policy, key,
+                                          {{"bind", NumaPolicy::kBind},
+                                           {"preferred", NumaPolicy::kPreferred},
+                                           {"interleave", NumaPolicy::kInterleave}});
+    // As QEMU's memory backends: a policy other than the default needs host nodes.
+    if (node.host_nodes.empty()) fail(key, "needs host_nodes (leave both out for no binding)");
+  }
+  // MPOL_PREFERRED names a single node (mbind(2)); more would be silently dropped by the kernel.
+  if (node.policy == NumaPolicy::kPreferred && node.host_nodes.size() > 1) {
+    fail(member(path, "host_nodes"),
+         "policy \"preferred\" takes one host node, got " + std::to_string(node.host_nodes.size()));
+  }
+  if (const json* prealloc = find(o, "prealloc")) {
+    node.prealloc = read_bool(*prealloc, member(path, "prealloc"));
+  }
+  return node;
+}
+
+// Reads every node's `cpus` and fills them in for all nodes (the rules are in config.h).
+void assign_numa_cpus(const json& numa, std::vector<NumaNodeConfig>& nodes, uint32_t count) {
+  std::vector<std::optional<size_t>> owner(count);  // the node listing each vCPU
+  bool any_listed = false;
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    const json* cpus = find(numa[n], "cpus");
+    if (cpus == nullptr) continue;
+    any_listed = true;
+    const std::string key = member(element("memory.numa", n), "cpus");
+    expect_array(*cpus, key);
+    for (size_t i = 0; i < cpus->size(); ++i) {
+      const std::string item = element(key, i);
+      uint64_t cpu = read_uint((*cpus)[i], item, kMaxU32);
+      if (cpu >= count) {
+        fail(item, "vCPU " + std::to_string(cpu) + " does not exist (cpus.count is " +
+                       std::to_string(count) + ")");
+      }
+      if (owner[cpu] == n) fail(item, "vCPU " + std::to_string(cpu) + " is listed twice");
+      if (owner[cpu]) {
+        fail(item, "vCPU " + std::to_string(cpu) + " is already in " +
+                       element("memory.numa", *owner[cpu]) + ".cpus");
+      }
+      owner[cpu] = n;
+      nodes[n].cpus.push_back(static_cast<uint32_t>(cpu));
+    }
+    std::sort(nodes[n].cpus.begin(), nodes[n].cpus.end());
+  }
+  for (uint32_t cpu = 0; cpu < count; ++cpu) {
+    if (!any_listed) {
+      nodes[cpu % nodes.size()].cpus.push_back(cpu);
+    } else if (!owner[cpu]) {
+      fail("memory.numa", "vCPU " + std::to_string(cpu) +
+                              " is in no node's cpus (when any node lists cpus, together they "
+                              "must list every vCPU)");
+    }
+  }
+}
+
+MemoryConfig parse_memory(const json* v, const CpuConfig& cpus, const HostInfo& host) {
+  if (v == nullptr) fail("memory", "missing (give memory.size, or memory.numa)");
+  const json& o = expect_object(*v, "memory", {"size", "mem_lock", "numa"});
+  MemoryConfig memory;
+  if (const json* lock = find(o, "mem_lock")) memory.mem_lock = read_bool(*lock, "memory.mem_lock");
+  std::optional<uint64_t> size;
+  if (const json* s = find(o, "size")) size = parse_ram_size(*s, "memory.size");
+  const json* numa = find(o, "numa");
+  if (numa == nullptr) {
+    if (!size) fail("memory.size", "missing (the guest RAM size, e.g. \"4G\")");
+    memory.size = *size;
+    return memory;
+  }
+  expect_array(*numa, "memory.numa");
+  if (numa->empty()) fail("memory.numa", "is empty (leave it out for one node without binding)");
+  if (numa->size() > kMaxGuestNodes) {
+    fail("memory.numa", "has " + std::to_string(numa->size()) + " nodes, more than " +
+                            std::to_string(kMaxGuestNodes));
+  }
+  // Each node is at most kMaxRamSize and there are at most kMaxGuestNodes: the sum cannot wrap.
+  uint64_t total = 0;
+  for (size_t i = 0; i < numa->size(); ++i) {
+    memory.numa.push_back(parse_numa_node((*numa)[i], i, host));
+    total += memory.numa.back().size;
+  }
+  assign_numa_cpus(*numa, memory.numa, cpus.count);
+  if (total > kMaxRamSize) {
+    fail("memory.numa", "node sizes add up to " + format_size(total) +
+                            ", more than 4 PiB (2^52 bytes), all an x86-64 guest can address");
+  }
+  if (size && *size != total) {
+    fail("memory.size",
+         format_size(*size) + " but the memory.numa node sizes add up to " + format_size(total));
+  }
+  memory.size = total;
+  return memory;
+}
+
+KernelConfig parse_kernel(const json* v, const fs::path& base_dir) {
+  if (v == nullptr) fail("kernel", "missing (kernel.path is required)");
+  const json& o = expect_object(*v, "kernel", {"path", "initrd", "cmdline"});
+  KernelConfig kernel;
+  const json* path = find(o, "path");
+  if (path == nullptr) fail("kernel.path", "missing (the kernel to boot, e.g. \"bzImage\")");
+  kernel.path = read_file_path(*path, "kernel.path", base_dir);
+  if (const json* initrd = find(o, "initrd")) {
+    kernel.initrd = read_file_path(*initrd, "kernel.initrd", base_dir);
+  }
+  if (const json* cmdline = find(o, "cmdline"))
+    kernel.cmdline = read_string(*cmdline, "kernel.cmdline");
+  return kernel;
+}
+
+// Keys of later features are checked for shape now and refused while they hold anything, so that
+// a config written for a later minivmm never boots a guest without its disks or NICs.
+void refuse_unsupported(const json& o, const std::string& key) {
+  const json* v = find(o, key);
+  if (v == nullptr) return;
+  expect_array(*v, key);
+  for (size_t i = 0; i < v->size(); ++i) {
+    if (!(*v)[i].is_object()) type_error(element(key, i), "an object", (*v)[i]);
+  }
+  if (!v->empty()) fail(key, "not supported yet: " + key + " (leave it out or empty)");
+}
+
+}  // namespace
+
+uint64_t parse_size(const json& v, const std::string& key) {
+  const std::string form = "(bytes, or a number with K/M/G/T)";
+  if (v.is_number_float()) fail(key, render(v) + " is not a whole number of bytes");
+  if (v.is_number_integer()) return read_uint(v, key, std::numeric_limits<uint64_t>::max());
+  if (!v.is_string()) type_error(key, "a size " + form, v);
+  const std::string& s = v.get_ref<const std::string&>();
+  const char* end = s.data() + s.size();
+  uint64_t n = 0;
+  auto [digits_end, ec] = std::from_chars(s.data(), end, n);
+  if (ec == std::errc::result_out_of_range) fail(key, quote(s) + " is too large");
+  if (ec != std::errc{}) fail(key, quote(s) + " is not a size " + form);
+  unsigned shift = 0;
+  if (digits_end != end) {
+    if (end - digits_end != 1) fail(key, quote(s) + " is not a size " + form);
+    switch (std::toupper(static_cast<unsigned char>(*digits_end))) {
+      case 'K':
+        shift = 10;
+        break;
+      case 'M':
+        shift = 20;
+        break;
+      case 'G':
+        shift = 30;
+        break;
+      case 'T':
+        shift = 40;
+        break;
+      default:
+        fail(key, quote(s) + " is not a size " + form);
+    }
+  }
+  if (n > (std::numeric_limits<uint64_t>::max() >> shift)) fail(key, quote(s) + " is too large");
+  return n << shift;
+}
+
+Config parse_config(const json& j, const fs::path& base_dir, const HostInfo& host) {
+  const json& o = expect_object(j, "",
+                                {"name", "debug_threads", "machine", "uuid", "cpus", "memory",
+                                 "kernel", "drives", "netdevs", "devices", "serial", "on_reboot"});
+  Config config;
+  if (const json* name = find(o, "name")) {
+    config.name = read_string(*name, "name");
+    if (config.name.empty()) fail("name", "is empty");
+    // The name ends up in logs and thread names, where control characters would garble them.
+    for (unsigned char c : config.name) {
+      if (std::iscntrl(c)) fail("name", quote(config.name) + " contains a control character");
+    }
+  }
+  if (const json* debug = find(o, "debug_threads")) {
+    config.debug_threads = read_bool(*debug, "debug_threads");
+  }
+  if (const json* machine = find(o, "machine")) {
+    config.machine = read_choice<std::string_view>(
+        *machine, "machine", {{"pc-i440fx-2.9", "pc-i440fx-2.9"}, {"pc", "pc"}});
+  }
+  if (const json* uuid = find(o, "uuid"))
+    config.uuid = parse_uuid(read_string(*uuid, "uuid"), "uuid");
+  config.cpus = parse_cpus(find(o, "cpus"), host);
+  config.memory = parse_memory(find(o, "memory"), config.cpus, host);
+  config.kernel = parse_kernel(find(o, "kernel"), fs::absolute(base_dir));
+  for (const char* key : {"drives", "netdevs", "devices"}) refuse_unsupported(o, key);
+  if (const json* serial = find(o, "serial")) {
+    config.serial_stdio = read_choice<bool>(*serial, "serial", {{"stdio", true}, {"none", false}});
+  }
+  if (const json* reboot = find(o, "on_reboot")) {
+    config.on_reboot = read_choice<OnReboot>(
+        *reboot, "on_reboot", {{"restart", OnReboot::kRestart}, {"exit", OnReboot::kExit}});
+  }
+  return config;
+}
+
+}  // namespace vmm

@@ -1,0 +1,220 @@
+#include "vmm/kvm.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <system_error>
+
+namespace vmm {
+
+namespace {
+
+// KVM's stable API version (api.rst, KVM_GET_API_VERSION).
+constexpr int kKvmApiVersion = 12;
+
+[[noreturn]] void fail(const char* what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+template <class... Args>
+int checked_ioctl(int fd, unsigned long request, const char* name, Args... args) {
+  int ret;
+  do {
+    ret = ioctl(fd, request, args...);
+  } while (ret < 0 && errno == EINTR);
+  if (ret < 0) fail(name);
+  return ret;
+}
+
+// Structures with a flexible array member at the end, sized for `n` entries.
+template <class Header, class Entry>
+class FlexArray {
+ public:
+  explicit FlexArray(size_t n) : storage_(sizeof(Header) + n * sizeof(Entry)) {}
+  Header* get() { return reinterpret_cast<Header*>(storage_.data()); }
+
+ private:
+  std::vector<std::byte> storage_;
+};
+
+}  // namespace
+
+Kvm::Kvm() {
+  int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    throw std::system_error(errno, std::generic_category(),
+                            "open /dev/kvm (is the kvm module loaded and are you allowed to use "
+                            "it? scripts/kvm-sandbox runs minivmm where /dev/kvm is missing)");
+  fd_ = Fd(fd);
+  int version = checked_ioctl(fd_.get(), KVM_GET_API_VERSION, "KVM_GET_API_VERSION", 0);
+  if (version != kKvmApiVersion)
+    throw std::runtime_error("KVM API version " + std::to_string(version) + ", need " +
+                             std::to_string(kKvmApiVersion));
+  vcpu_mmap_size_ = static_cast<size_t>(
+      checked_ioctl(fd_.get(), KVM_GET_VCPU_MMAP_SIZE, "KVM_GET_VCPU_MMAP_SIZE", 0));
+}
+
+int Kvm::check_extension(int cap) const {
+  return checked_ioctl(fd_.get(), KVM_CHECK_EXTENSION, "KVM_CHECK_EXTENSION", cap);
+}
+
+void Kvm::require(int cap, const char* name) const {
+  if (check_extension(cap) <= 0) throw std::runtime_error(std::string("KVM lacks ") + name);
+}
+
+std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
+  // The kernel says E2BIG until the buffer is large enough.
+  for (size_t n = 64; n <= 4096; n *= 2) {
+    FlexArray<kvm_cpuid2, kvm_cpuid_entry2> buf(n);
+    buf.get()->nent = static_cast<uint32_t>(n);
+    if (ioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, buf.get()) == 0)
+      return {buf.get()->entries, buf.get()->entries + buf.get()->nent};
+    if (errno != E2BIG) fail("KVM_GET_SUPPORTED_CPUID");
+  }
+  throw std::runtime_error("KVM_GET_SUPPORTED_CPUID: too many entries");
+}
+
+std::vector<uint32_t> Kvm::msr_index_list() const {
+  kvm_msr_list probe{};
+  if (ioctl(fd_.get(), KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+    fail("KVM_GET_MSR_INDEX_LIST");
+  FlexArray<kvm_msr_list, uint32_t> buf(probe.nmsrs);
+  buf.get()->nmsrs = probe.nmsrs;
+  checked_ioctl(fd_.get(), KVM_GET_MSR_INDEX_LIST, "KVM_GET_MSR_INDEX_LIST", buf.get());
+  return {buf.get()->indices, buf.get()->indices + buf.get()->nmsrs};
+}
+
+Vm Kvm::create_vm() const {
+  int fd = checked_ioctl(fd_.get(), KVM_CREATE_VM, "KVM_CREATE_VM", 0);
+  return Vm(Fd(fd), vcpu_mmap_size_);
+}
+
+int Vm::check_extension(int cap) const {
+  return checked_ioctl(fd_.get(), KVM_CHECK_EXTENSION, "KVM_CHECK_EXTENSION", cap);
+}
+
+void Vm::set_tss_addr(uint64_t addr) const {
+  checked_ioctl(fd_.get(), KVM_SET_TSS_ADDR, "KVM_SET_TSS_ADDR", static_cast<unsigned long>(addr));
+}
+
+void Vm::set_identity_map_addr(uint64_t addr) const {
+  checked_ioctl(fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, "KVM_SET_IDENTITY_MAP_ADDR", &addr);
+}
+
+void Vm::create_irqchip() const {
+  checked_ioctl(fd_.get(), KVM_CREATE_IRQCHIP, "KVM_CREATE_IRQCHIP", 0);
+}
+
+void Vm::create_pit2() const {
+  // flags 0: the in-kernel PIT also serves the PC speaker port 0x61, whose bit 5 (channel 2
+  // output) Linux polls to calibrate the TSC.
+  kvm_pit_config config{};
+  checked_ioctl(fd_.get(), KVM_CREATE_PIT2, "KVM_CREATE_PIT2", &config);
+}
+
+void Vm::set_memory_region(uint32_t slot, uint64_t gpa, std::span<std::byte> host) const {
+  kvm_userspace_memory_region region{};
+  region.slot = slot;
+  region.guest_phys_addr = gpa;
+  region.memory_size = host.size();
+  region.userspace_addr = reinterpret_cast<uint64_t>(host.data());
+  checked_ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, "KVM_SET_USER_MEMORY_REGION", &region);
+}
+
+void Vm::irq_line(uint32_t gsi, bool level) const {
+  kvm_irq_level irq{};
+  irq.irq = gsi;
+  irq.level = level ? 1 : 0;
+  checked_ioctl(fd_.get(), KVM_IRQ_LINE, "KVM_IRQ_LINE", &irq);
+}
+
+void Vm::enable_cap(uint32_t cap, uint64_t arg0) const {
+  kvm_enable_cap enable{};
+  enable.cap = cap;
+  enable.args[0] = arg0;
+  checked_ioctl(fd_.get(), KVM_ENABLE_CAP, "KVM_ENABLE_CAP", &enable);
+}
+
+std::unique_ptr<Vcpu> Vm::create_vcpu(uint32_t id) const {
+  int fd = checked_ioctl(fd_.get(), KVM_CREATE_VCPU, "KVM_CREATE_VCPU", id);
+  return std::make_unique<Vcpu>(Fd(fd), vcpu_mmap_size_, id);
+}
+
+Vcpu::Vcpu(Fd fd, size_t mmap_size, uint32_t id)
+    : fd_(std::move(fd)), mmap_size_(mmap_size), id_(id) {
+  void* p = mmap(nullptr, mmap_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
+  if (p == MAP_FAILED) fail("mmap of kvm_run");
+  run_ = static_cast<kvm_run*>(p);
+}
+
+Vcpu::~Vcpu() { munmap(run_, mmap_size_); }
+
+bool Vcpu::run() const {
+  if (ioctl(fd_.get(), KVM_RUN, 0) == 0) return true;
+  if (errno == EINTR) {
+    run_->exit_reason = KVM_EXIT_INTR;
+    return false;
+  }
+  fail("KVM_RUN");
+}
+
+kvm_regs Vcpu::get_regs() const {
+  kvm_regs regs{};
+  checked_ioctl(fd_.get(), KVM_GET_REGS, "KVM_GET_REGS", &regs);
+  return regs;
+}
+
+void Vcpu::set_regs(const kvm_regs& regs) const {
+  checked_ioctl(fd_.get(), KVM_SET_REGS, "KVM_SET_REGS", &regs);
+}
+
+kvm_sregs Vcpu::get_sregs() const {
+  kvm_sregs sregs{};
+  checked_ioctl(fd_.get(), KVM_GET_SREGS, "KVM_GET_SREGS", &sregs);
+  return sregs;
+}
+
+void Vcpu::set_sregs(const kvm_sregs& sregs) const {
+  checked_ioctl(fd_.get(), KVM_SET_SREGS, "KVM_SET_SREGS", &sregs);
+}
+
+void Vcpu::set_fpu(const kvm_fpu& fpu) const {
+  checked_ioctl(fd_.get(), KVM_SET_FPU, "KVM_SET_FPU", &fpu);
+}
+
+kvm_lapic_state Vcpu::get_lapic() const {
+  kvm_lapic_state lapic{};
+  checked_ioctl(fd_.get(), KVM_GET_LAPIC, "KVM_GET_LAPIC", &lapic);
+  return lapic;
+}
+
+void Vcpu::set_lapic(const kvm_lapic_state& lapic) const {
+  checked_ioctl(fd_.get(), KVM_SET_LAPIC, "KVM_SET_LAPIC", &lapic);
+}
+
+void Vcpu::set_cpuid(std::span<const kvm_cpuid_entry2> entries) const {
+  FlexArray<kvm_cpuid2, kvm_cpuid_entry2> buf(entries.size());
+  buf.get()->nent = static_cast<uint32_t>(entries.size());
+  std::memcpy(buf.get()->entries, entries.data(), entries.size_bytes());
+  checked_ioctl(fd_.get(), KVM_SET_CPUID2, "KVM_SET_CPUID2", buf.get());
+}
+
+void Vcpu::set_msrs(std::span<const std::pair<uint32_t, uint64_t>> msrs) const {
+  FlexArray<kvm_msrs, kvm_msr_entry> buf(msrs.size());
+  buf.get()->nmsrs = static_cast<uint32_t>(msrs.size());
+  for (size_t i = 0; i < msrs.size(); ++i) {
+    buf.get()->entries[i] = kvm_msr_entry{};
+    buf.get()->entries[i].index = msrs[i].first;
+    buf.get()->entries[i].data = msrs[i].second;
+  }
+  int written = checked_ioctl(fd_.get(), KVM_SET_MSRS, "KVM_SET_MSRS", buf.get());
+  if (static_cast<size_t>(written) != msrs.size())
+    throw std::runtime_error("KVM_SET_MSRS: KVM refused MSR " +
+                             std::to_string(msrs[static_cast<size_t>(written)].first));
+}
+
+}  // namespace vmm

@@ -1,0 +1,88 @@
+// Thin RAII wrappers over the /dev/kvm ioctls (Documentation/virt/kvm/api.rst). This file and
+// kvm.cc are the only places that speak the KVM API; every failure throws std::system_error
+// naming the ioctl.
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vmm/fd.h"
+
+namespace vmm {
+
+class Vcpu;
+class Vm;
+
+class Kvm {
+ public:
+  // Opens /dev/kvm and checks the API version; throws with a hint when the device is missing.
+  Kvm();
+  int check_extension(int cap) const;
+  // Throws "KVM lacks <name>" when the capability is absent.
+  void require(int cap, const char* name) const;
+  std::vector<kvm_cpuid_entry2> supported_cpuid() const;
+  std::vector<uint32_t> msr_index_list() const;
+  size_t vcpu_mmap_size() const { return vcpu_mmap_size_; }
+  Vm create_vm() const;
+
+ private:
+  Fd fd_;
+  size_t vcpu_mmap_size_ = 0;
+};
+
+class Vm {
+ public:
+  Vm(Fd fd, size_t vcpu_mmap_size) : fd_(std::move(fd)), vcpu_mmap_size_(vcpu_mmap_size) {}
+  int check_extension(int cap) const;
+  void set_tss_addr(uint64_t addr) const;
+  void set_identity_map_addr(uint64_t addr) const;
+  void create_irqchip() const;
+  void create_pit2() const;
+  void set_memory_region(uint32_t slot, uint64_t gpa, std::span<std::byte> host) const;
+  // Drives GSI `gsi` of the in-kernel PIC/IOAPIC to `level`.
+  void irq_line(uint32_t gsi, bool level) const;
+  void enable_cap(uint32_t cap, uint64_t arg0) const;
+  std::unique_ptr<Vcpu> create_vcpu(uint32_t id) const;
+
+ private:
+  Fd fd_;
+  size_t vcpu_mmap_size_;
+};
+
+class Vcpu {
+ public:
+  Vcpu(Fd fd, size_t mmap_size, uint32_t id);
+  ~Vcpu();
+  Vcpu(const Vcpu&) = delete;
+  Vcpu& operator=(const Vcpu&) = delete;
+
+  uint32_t id() const { return id_; }
+  kvm_run* run_state() const { return run_; }
+  // KVM_RUN; false when interrupted by a signal (EINTR) or immediate_exit (the exit reason is
+  // then KVM_EXIT_INTR), true when the guest exited for a reason in run_state().
+  bool run() const;
+
+  kvm_regs get_regs() const;
+  void set_regs(const kvm_regs& regs) const;
+  kvm_sregs get_sregs() const;
+  void set_sregs(const kvm_sregs& sregs) const;
+  void set_fpu(const kvm_fpu& fpu) const;
+  kvm_lapic_state get_lapic() const;
+  void set_lapic(const kvm_lapic_state& lapic) const;
+  void set_cpuid(std::span<const kvm_cpuid_entry2> entries) const;
+  // Writes each (index, value); throws unless KVM accepted all of them.
+  void set_msrs(std::span<const std::pair<uint32_t, uint64_t>> msrs) const;
+
+ private:
+  Fd fd_;
+  size_t mmap_size_;
+  uint32_t id_;
+  kvm_run* run_ = nullptr;
+};
+
+}  // namespace vmm

@@ -1,0 +1,287 @@
+#include "vmm/machine.h"
+
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+#include "boot/linux_boot.h"
+#include "devices/legacy/cmos_rtc.h"
+#include "devices/legacy/i8042.h"
+#include "devices/legacy/serial16550.h"
+#include "devices/pci/i440fx.h"
+#include "devices/pci/pci_root.h"
+#include "devices/pci/piix3.h"
+#include "devices/pci/piix4_pm.h"
+#include "firmware/acpi_tables.h"
+#include "vmm/console.h"
+#include "vmm/cpu_setup.h"
+#include "vmm/event_loop.h"
+#include "vmm/irq_line.h"
+
+namespace vmm {
+
+namespace {
+
+// Fixed addresses of the PC platform.
+constexpr uint64_t kAcpiTablesGpa = 0xe0000;  // the BIOS area Linux scans for the RSDP
+constexpr uint64_t kBiosAreaEnd = 0x100000;
+constexpr uint64_t kEbdaStart = 0x9fc00;  // top of conventional memory, as a PC reports it
+// KVM needs three pages for the real-mode TSS and one for the identity map on Intel; placed
+// just below the BIOS flash, where QEMU puts them, inside the PCI hole.
+constexpr uint64_t kIdentityMapGpa = 0xfeffc000;
+constexpr uint64_t kTssGpa = 0xfeffd000;
+constexpr uint16_t kPmBase = 0x600;
+constexpr uint16_t kGpe0Base = 0xafe0;
+constexpr uint32_t kSerialIrq = 4;
+constexpr uint32_t kRtcIrq = 8;
+constexpr uint32_t kSciIrq = 9;
+constexpr uint32_t kKeyboardIrq = 1;
+
+std::vector<std::byte> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// The guest's memory map: conventional memory, the BIOS area (holding the ACPI tables) reserved,
+// then RAM below the PCI hole and above 4 GiB.
+std::vector<boot::E820Entry> build_e820(const memory::Layout& layout) {
+  std::vector<boot::E820Entry> map = {
+      {0, kEbdaStart, boot::kE820Ram},
+      {kEbdaStart, 0xa0000 - kEbdaStart, boot::kE820Reserved},
+      {kAcpiTablesGpa, kBiosAreaEnd - kAcpiTablesGpa, boot::kE820Reserved},
+  };
+  if (layout.below_4g > kBiosAreaEnd)
+    map.push_back({kBiosAreaEnd, layout.below_4g - kBiosAreaEnd, boot::kE820Ram});
+  if (layout.above_4g > 0) map.push_back({memory::k4GiB, layout.above_4g, boot::kE820Ram});
+  return map;
+}
+
+}  // namespace
+
+Machine::Machine(const Config& config)
+    : config_(config), vm_(kvm_.create_vm()), exit_event_(eventfd(0, EFD_CLOEXEC)) {
+  if (!exit_event_.valid()) throw std::system_error(errno, std::generic_category(), "eventfd");
+  kvm_.require(KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP");
+  kvm_.require(KVM_CAP_PIT2, "KVM_CAP_PIT2");
+  kvm_.require(KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY");
+  kvm_.require(KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR");
+  kvm_.require(KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR");
+  kvm_.require(KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID");
+  kvm_.require(KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT");
+  kvm_.require(KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE");
+  if (static_cast<uint32_t>(kvm_.check_extension(KVM_CAP_MAX_VCPUS)) < config.cpus.count)
+    throw std::runtime_error("KVM supports fewer vCPUs than cpus.count");
+
+  vm_.set_identity_map_addr(kIdentityMapGpa);
+  vm_.set_tss_addr(kTssGpa);
+  vm_.create_irqchip();
+  vm_.create_pit2();
+  build_memory();
+  build_devices();
+  create_vcpus();
+  load_guest();
+}
+
+Machine::~Machine() {
+  threads_.clear();  // kick and join before the vCPUs and devices go
+}
+
+void Machine::build_memory() {
+  std::vector<uint64_t> sizes;
+  std::vector<memory::RamOptions> options;
+  if (config_.memory.numa.empty()) {
+    sizes.push_back(config_.memory.size);
+    memory::RamOptions unbound;
+    unbound.mem_lock = config_.memory.mem_lock;
+    options.push_back(unbound);
+  } else {
+    for (const auto& node : config_.memory.numa) {
+      sizes.push_back(node.size);
+      options.push_back({node.host_nodes, node.policy, node.prealloc, config_.memory.mem_lock});
+    }
+  }
+  layout_ = memory::compute_layout(sizes);
+  for (size_t i = 0; i < sizes.size(); ++i)
+    ram_.push_back(std::make_unique<memory::RamRegion>(sizes[i], options[i]));
+
+  if (static_cast<size_t>(kvm_.check_extension(KVM_CAP_NR_MEMSLOTS)) < layout_.slots.size())
+    throw std::runtime_error("KVM has too few memory slots for this NUMA layout");
+  std::vector<memory::Region> regions;
+  uint32_t slot = 0;
+  for (const memory::RamSlot& s : layout_.slots) {
+    auto host = ram_[s.node]->bytes().subspan(s.node_offset, s.size);
+    vm_.set_memory_region(slot++, s.gpa, host);
+    regions.push_back({s.gpa, host});
+  }
+  mem_ = memory::GuestMemory(std::move(regions));
+}
+
+void Machine::build_devices() {
+  auto line = [this](uint32_t gsi) {
+    auto l = std::make_shared<KvmIrqLine>(vm_, gsi);
+    keep_alive_.push_back(l);
+    return l;
+  };
+  auto reset = [this] { request_exit({MachineExit::Kind::kReset}); };
+  auto power_off = [this] { request_exit({MachineExit::Kind::kPowerOff}); };
+
+  const int out_fd = config_.serial_stdio ? STDOUT_FILENO : -1;
+  serial_ = std::make_shared<devices::Serial16550>(line(kSerialIrq),
+                                                   [out_fd](std::span<const std::byte> bytes) {
+                                                     if (out_fd >= 0) write_all(out_fd, bytes);
+                                                   });
+  pio_.insert(serial_, 0x3f8, 8);
+
+  auto rtc = std::make_shared<devices::CmosRtc>(line(kRtcIrq));
+  pio_.insert(rtc, 0x70, 2);
+  keep_alive_.push_back(rtc);
+
+  auto i8042 = std::make_shared<devices::I8042>(line(kKeyboardIrq), reset);
+  pio_.insert(i8042->data_port(), 0x60, 1);
+  pio_.insert(i8042->command_port(), 0x64, 1);
+  keep_alive_.push_back(i8042);
+
+  auto root = std::make_shared<devices::PciRoot>(pio_, mmio_, reset);
+  pio_.insert(root, 0xcf8, 8);
+  keep_alive_.push_back(root);
+  root->attach(0, 0, std::make_shared<devices::I440fx>());
+  root->attach(1, 0, std::make_shared<devices::Piix3>());
+  auto pm = std::make_shared<devices::Piix4Pm>(kPmBase, line(kSciIrq), power_off);
+  root->attach(1, 3, pm);
+  pio_.insert(pm->pm_block(), kPmBase, devices::Piix4Pm::kPmBlockSize);
+  pio_.insert(pm->gpe0_block(), kGpe0Base, devices::Piix4Pm::kGpe0BlockSize);
+}
+
+void Machine::create_vcpus() {
+  const auto supported = kvm_.supported_cpuid();
+  const CpuTopology topology = default_topology(config_.cpus.count);
+  for (uint32_t i = 0; i < config_.cpus.count; ++i) {
+    auto vcpu = vm_.create_vcpu(topology.apic_id(i));
+    setup_vcpu(*vcpu, supported, topology);
+    vcpus_.push_back(std::move(vcpu));
+  }
+}
+
+void Machine::load_guest() {
+  const CpuTopology topology = default_topology(config_.cpus.count);
+  firmware::AcpiConfig acpi;
+  for (uint32_t i = 0; i < config_.cpus.count; ++i) acpi.apic_ids.push_back(topology.apic_id(i));
+  acpi.ioapic_id = config_.cpus.count;
+  acpi.pm_base = kPmBase;
+  acpi.gpe0_base = kGpe0Base;
+  acpi.sci_irq = kSciIrq;
+  acpi.pci_hole_start = layout_.pci_hole_start();
+  for (uint8_t slot = 0; slot < 32; ++slot)
+    for (uint8_t pin = 0; pin < 4; ++pin)
+      acpi.pci_routes.push_back({slot, pin, devices::pci_intx_gsi(slot, pin)});
+  firmware::AcpiBlob tables = firmware::build_acpi_tables(acpi, kAcpiTablesGpa);
+  if (kAcpiTablesGpa + tables.bytes.size() > kBiosAreaEnd ||
+      !mem_.write(kAcpiTablesGpa, tables.bytes))
+    throw std::runtime_error("ACPI tables do not fit the BIOS area");
+
+  std::vector<std::byte> kernel = read_file(config_.kernel.path);
+  std::vector<std::byte> initrd;
+  if (config_.kernel.initrd) initrd = read_file(*config_.kernel.initrd);
+  const auto e820 = build_e820(layout_);
+  boot::BootState state =
+      boot::load_linux(mem_, {kernel, initrd, config_.kernel.cmdline}, e820, tables.rsdp_gpa);
+  setup_boot_cpu(*vcpus_.front(), state);
+}
+
+void Machine::request_exit(MachineExit exit) {
+  {
+    std::lock_guard lock(exit_mutex_);
+    if (exit_) return;
+    exit_ = exit;
+  }
+  uint64_t one = 1;
+  if (write(exit_event_.get(), &one, sizeof(one)) < 0) {
+    // The eventfd counter cannot overflow with one write per machine; nothing else can fail.
+  }
+}
+
+void Machine::pump_console_input() {
+  if (console_pending_.empty()) return;
+  size_t taken = serial_->enqueue_input(console_pending_);
+  console_pending_.erase(console_pending_.begin(),
+                         console_pending_.begin() + static_cast<std::ptrdiff_t>(taken));
+}
+
+MachineExit Machine::run() {
+  EventLoop loop;
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  Fd sigfd(signalfd(-1, &signals, SFD_CLOEXEC));
+  if (!sigfd.valid()) throw std::system_error(errno, std::generic_category(), "signalfd");
+  loop.add(sigfd.get(), EPOLLIN, [&](uint32_t) {
+    signalfd_siginfo info{};
+    if (read(sigfd.get(), &info, sizeof(info)) == sizeof(info))
+      request_exit({MachineExit::Kind::kSignal, static_cast<int>(info.ssi_signo)});
+  });
+  loop.add(exit_event_.get(), EPOLLIN, [&](uint32_t) { loop.stop(); });
+
+  EscapeFilter escape;
+  if (config_.serial_stdio) {
+    bool polled = loop.add(STDIN_FILENO, EPOLLIN, [&](uint32_t) {
+      std::array<std::byte, 4096> buf;
+      ssize_t n = read(STDIN_FILENO, buf.data(), buf.size());
+      if (n <= 0) {
+        if (n == 0 || (errno != EINTR && errno != EAGAIN)) loop.remove(STDIN_FILENO);
+        return;
+      }
+      auto forward = escape.feed(std::span(buf.data(), static_cast<size_t>(n)));
+      console_pending_.insert(console_pending_.end(), forward.begin(), forward.end());
+      pump_console_input();
+      if (escape.quit_requested()) request_exit({MachineExit::Kind::kQuit});
+    });
+    if (!polled) spdlog::debug("stdin cannot be polled (a file or /dev/null): no console input");
+  }
+
+  for (uint32_t i = 0; i < vcpus_.size(); ++i) {
+    VcpuThread::Options options;
+    if (config_.cpus.pin) options.host_cpu = (*config_.cpus.pin)[i];
+    if (config_.debug_threads) options.name = "CPU " + std::to_string(i) + "/KVM";
+    threads_.push_back(
+        std::make_unique<VcpuThread>(*vcpus_[i], pio_, mmio_, options, [this](VcpuEvent event) {
+          switch (event) {
+            case VcpuEvent::kShutdown:
+              request_exit({MachineExit::Kind::kPowerOff});
+              break;
+            case VcpuEvent::kReset:
+              request_exit({MachineExit::Kind::kReset});
+              break;
+            case VcpuEvent::kError:
+              request_exit({MachineExit::Kind::kError});
+              break;
+          }
+        }));
+    std::string error = threads_.back()->wait_started();
+    if (!error.empty()) {
+      threads_.clear();
+      throw std::runtime_error(error);
+    }
+  }
+
+  // While the UART has no room for console input, retry every few milliseconds.
+  loop.run([&] {
+    pump_console_input();
+    return console_pending_.empty() ? -1 : 5;
+  });
+  threads_.clear();
+  std::lock_guard lock(exit_mutex_);
+  return *exit_;
+}
+
+}  // namespace vmm

@@ -1,0 +1,71 @@
+// An i440FX/PIIX PC assembled from a validated Config, and its run until the guest ends it.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "devices/bus/bus.h"
+#include "memory/guest_memory.h"
+#include "memory/layout.h"
+#include "memory/ram_region.h"
+#include "vmm/config.h"
+#include "vmm/fd.h"
+#include "vmm/kvm.h"
+#include "vmm/vcpu_thread.h"
+
+namespace devices {
+class Serial16550;
+}
+
+namespace vmm {
+
+struct MachineExit {
+  enum class Kind { kPowerOff, kReset, kQuit, kSignal, kError };
+  Kind kind;
+  int signal = 0;  // for kSignal
+};
+
+class Machine {
+ public:
+  // Builds the whole machine: RAM, KVM VM, devices, firmware tables, kernel, vCPUs. Throws on
+  // any failure, naming it.
+  explicit Machine(const Config& config);
+  ~Machine();
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  // Starts the vCPU threads and serves the host side on this thread until the VM ends.
+  MachineExit run();
+
+ private:
+  void build_memory();
+  void build_devices();
+  void load_guest();
+  void create_vcpus();
+  // Thread-safe; the first request wins. Wakes run().
+  void request_exit(MachineExit exit);
+  void pump_console_input();
+
+  const Config& config_;
+  Kvm kvm_;
+  Vm vm_;
+  memory::Layout layout_;
+  std::vector<std::unique_ptr<memory::RamRegion>> ram_;
+  memory::GuestMemory mem_;
+  devices::Bus pio_;
+  devices::Bus mmio_;
+  std::vector<std::shared_ptr<void>> keep_alive_;  // devices and their interrupt lines
+  std::shared_ptr<devices::Serial16550> serial_;
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  std::vector<std::unique_ptr<VcpuThread>> threads_;
+
+  Fd exit_event_;
+  std::mutex exit_mutex_;
+  std::optional<MachineExit> exit_;
+  std::vector<std::byte> console_pending_;
+};
+
+}  // namespace vmm

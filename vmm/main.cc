@@ -1,0 +1,95 @@
+// minivmm: boots a Linux guest on an i440FX/PIIX PC described by a JSON config.
+//
+// Exit status: 0 when the guest powers off (or reboots with on_reboot "exit") or the user quits
+// with Ctrl-A x; 1 on a runtime failure (KVM, memory, image loading, a vCPU error); 2 on a bad
+// command line or config, before /dev/kvm is opened; 128 + N when stopped by signal N (SIGINT,
+// SIGTERM, SIGHUP), after a clean stop.
+#include <signal.h>
+
+#include <cstdio>
+#include <exception>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include "vmm/config.h"
+#include "vmm/console.h"
+#include "vmm/machine.h"
+#include "vmm/vcpu_thread.h"
+
+#ifndef MINIVMM_VERSION
+#define MINIVMM_VERSION "unknown"
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App app{"minivmm: a KVM virtual machine monitor for an i440FX/PIIX PC"};
+  std::string config_path;
+  std::string log_level = "info";
+  app.add_option("--config", config_path, "the VM's JSON config file")->required();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.set_version_flag("--version", std::string("minivmm ") + MINIVMM_VERSION);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  // Logs go to stderr: stdout carries the guest's console.
+  auto logger = spdlog::stderr_color_mt("minivmm");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("minivmm: %^%l%$: %v");
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  vmm::Config config;
+  try {
+    config = vmm::load_config(config_path, vmm::HostInfo::probe());
+  } catch (const vmm::ConfigError& e) {
+    std::fprintf(stderr, "minivmm: config error: %s\n", e.what());
+    return 2;
+  }
+
+  // Signals are taken by the event loop through a signalfd, so they are blocked in every thread
+  // (threads inherit this mask); the vCPU kick signal is unblocked only on vCPU threads.
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGINT);
+  sigaddset(&blocked, SIGTERM);
+  sigaddset(&blocked, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  vmm::VcpuThread::install_kick_handler();
+
+  try {
+    vmm::RawTerminal terminal(config.serial_stdio ? STDIN_FILENO : -1);
+    for (;;) {
+      vmm::MachineExit exit = vmm::Machine(config).run();
+      switch (exit.kind) {
+        case vmm::MachineExit::Kind::kPowerOff:
+          spdlog::info("guest powered off");
+          return 0;
+        case vmm::MachineExit::Kind::kQuit:
+          spdlog::info("quit from the console (Ctrl-A x)");
+          return 0;
+        case vmm::MachineExit::Kind::kSignal:
+          spdlog::info("stopped by signal {}", exit.signal);
+          return 128 + exit.signal;
+        case vmm::MachineExit::Kind::kError:
+          spdlog::error("the VM stopped on an error");
+          return 1;
+        case vmm::MachineExit::Kind::kReset:
+          if (config.on_reboot == vmm::OnReboot::kExit) {
+            spdlog::info("guest rebooted; exiting (on_reboot: exit)");
+            return 0;
+          }
+          spdlog::info("guest rebooted; restarting");
+          break;
+      }
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+}
