@@ -30,12 +30,36 @@ int checked_ioctl(int fd, unsigned long request, const char* name, Args... args)
   return ret;
 }
 
-// Structures with a flexible array member at the end, sized for `n` entries.
+// The KVM structures that end in a flexible array (kvm_cpuid2, kvm_msrs, kvm_msr_list) cannot be
+// used from C++ with Debian 12's headers: their __DECLARE_FLEX_ARRAY puts an empty struct before
+// the array, which is one byte in C++ and none in C. That moves the array and changes sizeof,
+// and with it the ioctl numbers, which encode the size. So these are spelled here with the C
+// layout: a fixed header, then the entries.
+struct CpuidHeader {
+  uint32_t nent;
+  uint32_t padding;
+};
+struct MsrsHeader {
+  uint32_t nmsrs;
+  uint32_t pad;
+};
+struct MsrListHeader {
+  uint32_t nmsrs;
+};
+constexpr unsigned long kGetSupportedCpuid =
+    _IOC(_IOC_READ | _IOC_WRITE, KVMIO, 0x05, sizeof(CpuidHeader));
+constexpr unsigned long kSetCpuid2 = _IOC(_IOC_WRITE, KVMIO, 0x90, sizeof(CpuidHeader));
+constexpr unsigned long kGetMsrIndexList =
+    _IOC(_IOC_READ | _IOC_WRITE, KVMIO, 0x02, sizeof(MsrListHeader));
+constexpr unsigned long kSetMsrs = _IOC(_IOC_WRITE, KVMIO, 0x89, sizeof(MsrsHeader));
+
+// A header followed by `n` entries, as one buffer.
 template <class Header, class Entry>
 class FlexArray {
  public:
   explicit FlexArray(size_t n) : storage_(sizeof(Header) + n * sizeof(Entry)) {}
-  Header* get() { return reinterpret_cast<Header*>(storage_.data()); }
+  Header* header() { return reinterpret_cast<Header*>(storage_.data()); }
+  Entry* entries() { return reinterpret_cast<Entry*>(storage_.data() + sizeof(Header)); }
 
  private:
   std::vector<std::byte> storage_;
@@ -69,23 +93,23 @@ void Kvm::require(int cap, const char* name) const {
 std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
   // The kernel says E2BIG until the buffer is large enough.
   for (size_t n = 64; n <= 4096; n *= 2) {
-    FlexArray<kvm_cpuid2, kvm_cpuid_entry2> buf(n);
-    buf.get()->nent = static_cast<uint32_t>(n);
-    if (ioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, buf.get()) == 0)
-      return {buf.get()->entries, buf.get()->entries + buf.get()->nent};
+    FlexArray<CpuidHeader, kvm_cpuid_entry2> buf(n);
+    buf.header()->nent = static_cast<uint32_t>(n);
+    if (ioctl(fd_.get(), kGetSupportedCpuid, buf.header()) == 0)
+      return {buf.entries(), buf.entries() + buf.header()->nent};
     if (errno != E2BIG) fail("KVM_GET_SUPPORTED_CPUID");
   }
   throw std::runtime_error("KVM_GET_SUPPORTED_CPUID: too many entries");
 }
 
 std::vector<uint32_t> Kvm::msr_index_list() const {
-  kvm_msr_list probe{};
-  if (ioctl(fd_.get(), KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+  MsrListHeader probe{};
+  if (ioctl(fd_.get(), kGetMsrIndexList, &probe) < 0 && errno != E2BIG)
     fail("KVM_GET_MSR_INDEX_LIST");
-  FlexArray<kvm_msr_list, uint32_t> buf(probe.nmsrs);
-  buf.get()->nmsrs = probe.nmsrs;
-  checked_ioctl(fd_.get(), KVM_GET_MSR_INDEX_LIST, "KVM_GET_MSR_INDEX_LIST", buf.get());
-  return {buf.get()->indices, buf.get()->indices + buf.get()->nmsrs};
+  FlexArray<MsrListHeader, uint32_t> buf(probe.nmsrs);
+  buf.header()->nmsrs = probe.nmsrs;
+  checked_ioctl(fd_.get(), kGetMsrIndexList, "KVM_GET_MSR_INDEX_LIST", buf.header());
+  return {buf.entries(), buf.entries() + buf.header()->nmsrs};
 }
 
 Vm Kvm::create_vm() const {
@@ -155,7 +179,8 @@ Vcpu::~Vcpu() { munmap(run_, mmap_size_); }
 
 bool Vcpu::run() const {
   if (ioctl(fd_.get(), KVM_RUN, 0) == 0) return true;
-  if (errno == EINTR) {
+  // EAGAIN: an application processor waiting for INIT/SIPI was woken and must simply re-enter.
+  if (errno == EINTR || errno == EAGAIN) {
     run_->exit_reason = KVM_EXIT_INTR;
     return false;
   }
@@ -197,21 +222,21 @@ void Vcpu::set_lapic(const kvm_lapic_state& lapic) const {
 }
 
 void Vcpu::set_cpuid(std::span<const kvm_cpuid_entry2> entries) const {
-  FlexArray<kvm_cpuid2, kvm_cpuid_entry2> buf(entries.size());
-  buf.get()->nent = static_cast<uint32_t>(entries.size());
-  std::memcpy(buf.get()->entries, entries.data(), entries.size_bytes());
-  checked_ioctl(fd_.get(), KVM_SET_CPUID2, "KVM_SET_CPUID2", buf.get());
+  FlexArray<CpuidHeader, kvm_cpuid_entry2> buf(entries.size());
+  buf.header()->nent = static_cast<uint32_t>(entries.size());
+  std::memcpy(buf.entries(), entries.data(), entries.size_bytes());
+  checked_ioctl(fd_.get(), kSetCpuid2, "KVM_SET_CPUID2", buf.header());
 }
 
 void Vcpu::set_msrs(std::span<const std::pair<uint32_t, uint64_t>> msrs) const {
-  FlexArray<kvm_msrs, kvm_msr_entry> buf(msrs.size());
-  buf.get()->nmsrs = static_cast<uint32_t>(msrs.size());
+  FlexArray<MsrsHeader, kvm_msr_entry> buf(msrs.size());
+  buf.header()->nmsrs = static_cast<uint32_t>(msrs.size());
   for (size_t i = 0; i < msrs.size(); ++i) {
-    buf.get()->entries[i] = kvm_msr_entry{};
-    buf.get()->entries[i].index = msrs[i].first;
-    buf.get()->entries[i].data = msrs[i].second;
+    buf.entries()[i] = kvm_msr_entry{};
+    buf.entries()[i].index = msrs[i].first;
+    buf.entries()[i].data = msrs[i].second;
   }
-  int written = checked_ioctl(fd_.get(), KVM_SET_MSRS, "KVM_SET_MSRS", buf.get());
+  int written = checked_ioctl(fd_.get(), kSetMsrs, "KVM_SET_MSRS", buf.header());
   if (static_cast<size_t>(written) != msrs.size())
     throw std::runtime_error("KVM_SET_MSRS: KVM refused MSR " +
                              std::to_string(msrs[static_cast<size_t>(written)].first));

@@ -63,8 +63,8 @@ class Vcpu {
 
   uint32_t id() const { return id_; }
   kvm_run* run_state() const { return run_; }
-  // KVM_RUN; false when interrupted by a signal (EINTR) or immediate_exit (the exit reason is
-  // then KVM_EXIT_INTR), true when the guest exited for a reason in run_state().
+  // KVM_RUN; false when it returned without an exit to handle (a signal, immediate_exit, or an
+  // AP woken from wait-for-SIPI), true when the guest exited for a reason in run_state().
   bool run() const;
 
   kvm_regs get_regs() const;

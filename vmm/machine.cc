@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <iterator>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -38,17 +37,15 @@ constexpr uint64_t kEbdaStart = 0x9fc00;  // top of conventional memory, as a PC
 // just below the BIOS flash, where QEMU puts them, inside the PCI hole.
 constexpr uint64_t kIdentityMapGpa = 0xfeffc000;
 constexpr uint64_t kTssGpa = 0xfeffd000;
-constexpr uint16_t kPmBase = 0x600;
-constexpr uint16_t kGpe0Base = 0xafe0;
-constexpr uint32_t kSerialIrq = 4;
-constexpr uint32_t kRtcIrq = 8;
-constexpr uint32_t kSciIrq = 9;
-constexpr uint32_t kKeyboardIrq = 1;
 
 std::vector<std::byte> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw std::runtime_error("cannot read " + path.string());
-  return {std::istreambuf_iterator<char>(in), {}};
+  std::vector<std::byte> data(static_cast<size_t>(in.tellg()));
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(data.size())))
+    throw std::runtime_error("cannot read " + path.string());
+  return data;
 }
 
 // The guest's memory map: conventional memory, the BIOS area (holding the ACPI tables) reserved,
@@ -126,6 +123,7 @@ void Machine::build_memory() {
 }
 
 void Machine::build_devices() {
+  // Interrupt lines live as long as the machine; devices hold references or shared pointers.
   auto line = [this](uint32_t gsi) {
     auto l = std::make_shared<KvmIrqLine>(vm_, gsi);
     keep_alive_.push_back(l);
@@ -135,30 +133,36 @@ void Machine::build_devices() {
   auto power_off = [this] { request_exit({MachineExit::Kind::kPowerOff}); };
 
   const int out_fd = config_.serial_stdio ? STDOUT_FILENO : -1;
-  serial_ = std::make_shared<devices::Serial16550>(line(kSerialIrq),
-                                                   [out_fd](std::span<const std::byte> bytes) {
-                                                     if (out_fd >= 0) write_all(out_fd, bytes);
-                                                   });
-  pio_.insert(serial_, 0x3f8, 8);
+  serial_ = std::make_shared<devices::legacy::Serial16550>(
+      *line(devices::legacy::Serial16550::kCom1Irq), [out_fd](std::span<const std::byte> bytes) {
+        if (out_fd >= 0) write_all(out_fd, bytes);
+      });
+  pio_.insert(serial_, devices::legacy::Serial16550::kCom1Base,
+              devices::legacy::Serial16550::kPortCount);
 
-  auto rtc = std::make_shared<devices::CmosRtc>(line(kRtcIrq));
-  pio_.insert(rtc, 0x70, 2);
+  auto rtc = std::make_shared<devices::legacy::CmosRtc>(*line(devices::legacy::CmosRtc::kIrq));
+  rtc->set_memory_size(layout_.below_4g, layout_.above_4g);
+  pio_.insert(rtc, devices::legacy::CmosRtc::kIoBase, devices::legacy::CmosRtc::kPortCount);
   keep_alive_.push_back(rtc);
 
-  auto i8042 = std::make_shared<devices::I8042>(line(kKeyboardIrq), reset);
-  pio_.insert(i8042->data_port(), 0x60, 1);
-  pio_.insert(i8042->command_port(), 0x64, 1);
+  auto i8042 = std::make_shared<devices::legacy::I8042>(
+      *line(devices::legacy::I8042::kKeyboardIrq), *line(devices::legacy::I8042::kAuxIrq), reset);
+  pio_.insert(i8042->data_port(), devices::legacy::I8042::kDataPort, 1);
+  pio_.insert(i8042->command_port(), devices::legacy::I8042::kCommandPort, 1);
   keep_alive_.push_back(i8042);
 
-  auto root = std::make_shared<devices::PciRoot>(pio_, mmio_, reset);
-  pio_.insert(root, 0xcf8, 8);
+  auto root = std::make_shared<devices::pci::PciRoot>(pio_, mmio_, reset);
+  pio_.insert(root, devices::pci::PciRoot::kBase, devices::pci::PciRoot::kLength);
   keep_alive_.push_back(root);
-  root->attach(0, 0, std::make_shared<devices::I440fx>());
-  root->attach(1, 0, std::make_shared<devices::Piix3>());
-  auto pm = std::make_shared<devices::Piix4Pm>(kPmBase, line(kSciIrq), power_off);
-  root->attach(1, 3, pm);
-  pio_.insert(pm->pm_block(), kPmBase, devices::Piix4Pm::kPmBlockSize);
-  pio_.insert(pm->gpe0_block(), kGpe0Base, devices::Piix4Pm::kGpe0BlockSize);
+  root->attach(devices::pci::I440fxHostBridge::kDevice, devices::pci::I440fxHostBridge::kFunction,
+               std::make_shared<devices::pci::I440fxHostBridge>());
+  root->attach(devices::pci::Piix3IsaBridge::kDevice, devices::pci::Piix3IsaBridge::kFunction,
+               std::make_shared<devices::pci::Piix3IsaBridge>());
+  auto pm =
+      std::make_shared<devices::pci::Piix4Pm>(line(devices::pci::Piix4Pm::kSciIrq), power_off);
+  root->attach(devices::pci::Piix4Pm::kDevice, devices::pci::Piix4Pm::kFunction, pm);
+  pio_.insert(pm->pm_io(), devices::pci::Piix4Pm::kPmBase, devices::pci::Piix4Pm::kPmLength);
+  pio_.insert(pm->gpe0(), devices::pci::Piix4Pm::kGpe0Base, devices::pci::Piix4Pm::kGpe0Length);
 }
 
 void Machine::create_vcpus() {
@@ -176,13 +180,13 @@ void Machine::load_guest() {
   firmware::AcpiConfig acpi;
   for (uint32_t i = 0; i < config_.cpus.count; ++i) acpi.apic_ids.push_back(topology.apic_id(i));
   acpi.ioapic_id = config_.cpus.count;
-  acpi.pm_base = kPmBase;
-  acpi.gpe0_base = kGpe0Base;
-  acpi.sci_irq = kSciIrq;
+  acpi.pm_base = devices::pci::Piix4Pm::kPmBase;
+  acpi.gpe0_base = devices::pci::Piix4Pm::kGpe0Base;
+  acpi.sci_irq = devices::pci::Piix4Pm::kSciIrq;
   acpi.pci_hole_start = layout_.pci_hole_start();
   for (uint8_t slot = 0; slot < 32; ++slot)
     for (uint8_t pin = 0; pin < 4; ++pin)
-      acpi.pci_routes.push_back({slot, pin, devices::pci_intx_gsi(slot, pin)});
+      acpi.pci_routes.push_back({slot, pin, devices::pci::pci_intx_gsi(slot, pin)});
   firmware::AcpiBlob tables = firmware::build_acpi_tables(acpi, kAcpiTablesGpa);
   if (kAcpiTablesGpa + tables.bytes.size() > kBiosAreaEnd ||
       !mem_.write(kAcpiTablesGpa, tables.bytes))

@@ -16,7 +16,7 @@
 #include "vmm/kvm.h"
 #include "vmm/vcpu_thread.h"
 
-namespace devices {
+namespace devices::legacy {
 class Serial16550;
 }
 
@@ -58,7 +58,7 @@ class Machine {
   devices::Bus pio_;
   devices::Bus mmio_;
   std::vector<std::shared_ptr<void>> keep_alive_;  // devices and their interrupt lines
-  std::shared_ptr<devices::Serial16550> serial_;
+  std::shared_ptr<devices::legacy::Serial16550> serial_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<std::unique_ptr<VcpuThread>> threads_;
 

@@ -30,9 +30,12 @@ class Bench {
 
   int run() {
     for (uint64_t slot = 0; slot < buffers_.size(); ++slot) issue(slot);
-    std::unique_lock lock(mutex_);
-    done_cv_.wait(lock, [this] { return completed_ == args_.count || error_ != 0; });
-    dev_.drain();
+    {
+      std::unique_lock lock(mutex_);
+      done_cv_.wait(lock, [this] { return completed_ == args_.count || error_ != 0; });
+    }
+    dev_.drain();  // without the lock: completions still running take it
+    std::lock_guard lock(mutex_);
     return error_;
   }
 

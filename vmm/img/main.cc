@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_flag("--random", bench.random, "Random offsets (aligned to -s) instead of steps");
   bench_cmd->add_option("--workers", bench.workers, "Worker threads (default: the block layer's)");
   bench_cmd->add_flag("-q", bench.quiet, "Quiet");
+  bench_cmd->add_option("FILE", bench.file)->required();
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Boot-time and memory-overhead benchmark: minivmm against QEMU with KVM, in the same run.
+
+Each round boots the same Debian kernel and test initramfs (2 vCPUs, 512 MiB) once with minivmm
+and once with qemu-system-x86_64 -enable-kvm, alternating, and times process start to the guest
+init's first console line ("MVM boot"). Then it measures minivmm's own memory: the process's RSS
+minus the resident guest RAM, with the guest up and idle. Prints a table; never pass/fail.
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import time
+
+CMDLINE = "console=ttyS0 panic=-1 mvm.mode={mode}"
+
+
+def time_to_marker(cmd, marker=b"MVM boot", timeout=300):
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    elapsed = None
+    try:
+        for line in proc.stdout:
+            if marker in line and elapsed is None:
+                elapsed = time.monotonic() - start
+            if time.monotonic() - start > timeout:
+                break
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if elapsed is None:
+        raise RuntimeError(f"no marker from {cmd[0]}")
+    return elapsed
+
+
+def minivmm_config(args, workdir, mode):
+    config = {
+        "name": "bench", "cpus": {"count": 2}, "memory": {"size": "512M"},
+        "kernel": {"path": args.kernel, "initrd": args.initrd,
+                   "cmdline": CMDLINE.format(mode=mode)},
+    }
+    path = os.path.join(workdir, f"bench-{mode}.json")
+    with open(path, "w") as f:
+        json.dump(config, f)
+    return path
+
+
+def rss_overhead_kib(args, workdir):
+    """VmRSS minus the Rss of the guest-RAM mapping, while the guest holds at its prompt."""
+    cfg = minivmm_config(args, workdir, "hold mvm.touch_mib=64")
+    proc = subprocess.Popen([args.minivmm, "--config", cfg], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        for line in proc.stdout:
+            if b"MVM ready" in line:
+                break
+        time.sleep(1)
+        with open(f"/proc/{proc.pid}/status") as f:
+            vm_rss = int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+        guest_rss = 0
+        with open(f"/proc/{proc.pid}/smaps") as f:
+            size = 0
+            for line in f:
+                m = re.match(r"^Size:\s+(\d+) kB", line)
+                if m:
+                    size = int(m.group(1))
+                m = re.match(r"^Rss:\s+(\d+) kB", line)
+                if m and size == 512 * 1024:
+                    guest_rss += int(m.group(1))
+        proc.stdin.write(b"done\n")
+        proc.stdin.flush()
+        proc.wait(timeout=120)
+        return vm_rss, guest_rss
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minivmm", required=True)
+    parser.add_argument("--kernel", required=True)
+    parser.add_argument("--initrd", required=True)
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    os.makedirs(args.workdir, exist_ok=True)
+    cfg = minivmm_config(args, args.workdir, "report")
+    qemu = ["qemu-system-x86_64", "-enable-kvm", "-cpu", "host", "-machine", "pc-i440fx-2.9",
+            "-m", "512M", "-smp", "2", "-kernel", args.kernel, "-initrd", args.initrd,
+            "-append", CMDLINE.format(mode="report"), "-nographic", "-no-reboot",
+            "-nodefaults", "-serial", "stdio", "-net", "none"]
+    ours, theirs = [], []
+    for i in range(args.rounds):
+        ours.append(time_to_marker([args.minivmm, "--config", cfg]))
+        theirs.append(time_to_marker(qemu))
+        print(f"round {i + 1}: minivmm {ours[-1]:.2f} s, qemu {theirs[-1]:.2f} s", flush=True)
+    m_ours, m_theirs = statistics.median(ours), statistics.median(theirs)
+    vm_rss, guest_rss = rss_overhead_kib(args, args.workdir)
+    print()
+    print("| measure (2 vCPUs, 512 MiB)            | minivmm   | QEMU      | ratio |")
+    print("|---------------------------------------|-----------|-----------|-------|")
+    print(f"| boot to init marker, median of {args.rounds}      | {m_ours:7.2f} s | "
+          f"{m_theirs:7.2f} s | {m_ours / m_theirs:5.2f} |")
+    print(f"| RSS minus resident guest RAM          | {(vm_rss - guest_rss) / 1024:6.2f} MiB |"
+          f"           |       |")
+    print(f"(VmRSS {vm_rss} KiB, guest RAM resident {guest_rss} KiB)")
+
+
+if __name__ == "__main__":
+    main()

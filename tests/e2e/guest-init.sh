@@ -1,0 +1,46 @@
+#!/bin/sh
+# /init of the e2e test guest (var/guest/test-guest.cpio.gz, built by scripts/setup.sh).
+# It reports what the machine looks like from inside as lines starting with "MVM " that the
+# e2e tests parse, then acts on mvm.mode= from the kernel command line:
+#   report  (default) print the report and power off
+#   hold    touch mvm.touch_mib MiB of RAM, print "MVM ready", wait for a line on the console,
+#           then power off (lets the host inspect the running VM)
+#   reboot  print the report and reboot (tests on_reboot)
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+
+arg() {
+  for word in $(cat /proc/cmdline); do
+    case $word in "$1"=*) echo "${word#*=}"; return ;; esac
+  done
+  echo "$2"
+}
+
+echo "MVM boot"
+echo "MVM nproc $(nproc)"
+echo "MVM online $(cat /sys/devices/system/cpu/online)"
+for dev in /sys/bus/pci/devices/*; do
+  [ -e "$dev/vendor" ] || continue
+  echo "MVM pci ${dev##*/} $(cat "$dev/vendor") $(cat "$dev/device") $(cat "$dev/class")"
+done
+echo "MVM memtotal_kib $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
+echo "MVM cmdline $(cat /proc/cmdline)"
+echo "MVM uptime $(cut -d' ' -f1 /proc/uptime)"
+
+case $(arg mvm.mode report) in
+  hold)
+    mib=$(arg mvm.touch_mib 64)
+    mount -t tmpfs -o size=$((mib + 16))m tmpfs /mnt
+    dd if=/dev/zero of=/mnt/touch bs=1M count="$mib" 2>/dev/null
+    echo "MVM ready"
+    read -r line
+    echo "MVM got $line"
+    ;;
+  reboot)
+    echo "MVM rebooting"
+    reboot -f
+    ;;
+esac
+echo "MVM poweroff"
+poweroff -f

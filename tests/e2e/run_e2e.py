@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""End-to-end tests: real Linux guests under build/minivmm.
+
+Runs where /dev/kvm can be opened; tests/e2e/run.sh starts it inside the KVM sandbox (an emulated
+2-node host) when this machine has none. Each test boots Debian's kernel with the test initramfs
+(tests/e2e/guest-init.sh), whose init prints "MVM ..." lines, and asserts what a user would check.
+Prints one line per test and a closing "e2e: N passed, N failed"; exits non-zero on any failure.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+BOOT_TIMEOUT = 180  # seconds; a nested guest boots in about 10 s
+
+
+class Guest:
+    """A minivmm process with the console on pipes, read line by line on a thread."""
+
+    def __init__(self, args, config, name):
+        self.workdir = os.path.join(args.workdir, name)
+        os.makedirs(self.workdir, exist_ok=True)
+        self.config_path = os.path.join(self.workdir, "vm.json")
+        with open(self.config_path, "w") as f:
+            json.dump(config, f, indent=2)
+        self.stderr_path = os.path.join(self.workdir, "stderr.log")
+        self.stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(
+            [args.minivmm, "--config", self.config_path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr)
+        self.lines = []
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            with self.cond:
+                self.lines.append(line)
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_for(self, pattern, timeout=BOOT_TIMEOUT, count=1):
+        """Waits until `count` console lines match `pattern`; returns the last match."""
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        with self.cond:
+            while True:
+                matches = [m for m in map(regex.search, self.lines) if m]
+                if len(matches) >= count:
+                    return matches[count - 1]
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self.reader.is_alive()):
+                    raise AssertionError(f"no console line matching {pattern!r}\n" + self.tail())
+                self.cond.wait(min(left, 1.0))
+
+    def send(self, data):
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def wait_exit(self, timeout=BOOT_TIMEOUT):
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"minivmm did not exit within {timeout} s\n" + self.tail())
+        self.reader.join(10)
+        return code
+
+    def report(self):
+        """The guest's MVM lines as {key: [values]}."""
+        out = {}
+        for line in self.lines:
+            m = re.match(r"^MVM (\S+) ?(.*)$", line)
+            if m:
+                out.setdefault(m.group(1), []).append(m.group(2))
+        return out
+
+    def tail(self, n=30):
+        with open(self.stderr_path, "rb") as f:
+            err = f.read().decode(errors="replace")
+        return ("--- console tail ---\n" + "\n".join(self.lines[-n:]) +
+                "\n--- minivmm stderr ---\n" + err[-3000:])
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.stderr.close()
+
+
+def base_config(args, cmdline_extra="", **overrides):
+    config = {
+        "name": "e2e",
+        "cpus": {"count": 2},
+        "memory": {"size": "512M"},
+        "kernel": {
+            "path": os.path.abspath(args.kernel),
+            "initrd": os.path.abspath(args.initrd),
+            "cmdline": ("console=ttyS0 panic=-1 " + cmdline_extra).strip(),
+        },
+    }
+    config.update(overrides)
+    return config
+
+
+def check(condition, message, guest=None):
+    if not condition:
+        raise AssertionError(message + ("\n" + guest.tail() if guest else ""))
+
+
+# ---------------------------------------------------------------------------------------------
+def test_boot_report(args):
+    """2 vCPUs, 512 MiB: the guest sees both CPUs, the PCI functions, its RAM and command line,
+    and its poweroff ends minivmm with status 0."""
+    config = base_config(args, "mvm.mode=report")
+    guest = Guest(args, config, "boot_report")
+    try:
+        code = guest.wait_exit()
+        r = guest.report()
+        check(code == 0, f"exit status {code}, want 0", guest)
+        check("poweroff" in r, "the guest never reached poweroff", guest)
+        check(r.get("nproc") == ["2"], f"nproc {r.get('nproc')}, want 2", guest)
+        check(r.get("online") == ["0-1"], f"online CPUs {r.get('online')}, want 0-1", guest)
+        pci = {line.split()[0]: line.split()[1:] for line in r.get("pci", [])}
+        want = {
+            "0000:00:00.0": ["0x8086", "0x1237", "0x060000"],
+            "0000:00:01.0": ["0x8086", "0x7000", "0x060100"],
+            "0000:00:01.3": ["0x8086", "0x7113", "0x068000"],
+        }
+        for addr, ids in want.items():
+            check(pci.get(addr) == ids, f"PCI {addr}: {pci.get(addr)}, want {ids}", guest)
+        memtotal = int(r["memtotal_kib"][0])
+        # The kernel keeps its own image and reservations out of MemTotal: a few tens of MiB.
+        check(400 * 1024 < memtotal <= 512 * 1024, f"MemTotal {memtotal} KiB for 512 MiB", guest)
+        check(r["cmdline"][0] == config["kernel"]["cmdline"],
+              f"cmdline {r['cmdline'][0]!r}, want {config['kernel']['cmdline']!r}", guest)
+        return f"nproc=2 MemTotal={memtotal} KiB uptime={r['uptime'][0]} s"
+    finally:
+        guest.close()
+
+
+def numa_node_of_cpu(cpu):
+    for entry in os.listdir("/sys/devices/system/node"):
+        if entry.startswith("node") and os.path.exists(
+                f"/sys/devices/system/node/{entry}/cpu{cpu}"):
+            return int(entry[4:])
+    return 0
+
+
+def test_placement(args):
+    """On a 2-node host: vCPU threads are pinned per cpus.pin and named "CPU n/KVM", and the
+    guest's touched memory sits on host node 1, checked from /proc while the guest runs."""
+    nodes = [n for n in os.listdir("/sys/devices/system/node") if re.match(r"node\d+$", n)]
+    check(len(nodes) >= 2, f"the host has {len(nodes)} NUMA node(s); run in the 2-node sandbox")
+    allowed = sorted(os.sched_getaffinity(0))
+    check(len(allowed) >= 2, "need two host CPUs")
+    pin = [allowed[1], allowed[0]]  # crossed on purpose: vCPU 0 on the second CPU
+    config = base_config(args, "mvm.mode=hold mvm.touch_mib=128", debug_threads=True)
+    config["cpus"]["pin"] = pin
+    config["memory"] = {"size": "512M", "numa": [
+        {"size": "512M", "host_nodes": [1], "policy": "bind", "cpus": [0, 1]}]}
+    guest = Guest(args, config, "placement")
+    try:
+        guest.wait_for(r"^MVM ready")
+        pid = guest.proc.pid
+        threads = {}
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                comm = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                allowed_list = re.search(r"Cpus_allowed_list:\s*(\S+)", f.read()).group(1)
+            threads[comm] = allowed_list
+        for i, cpu in enumerate(pin):
+            name = f"CPU {i}/KVM"
+            check(name in threads, f"no thread named {name!r}: {sorted(threads)}", guest)
+            check(threads[name] == str(cpu),
+                  f"{name} may run on {threads[name]}, want {cpu}", guest)
+        bound = []
+        with open(f"/proc/{pid}/numa_maps") as f:
+            for line in f:
+                if " bind:1 " in line:
+                    bound.append(line)
+        check(len(bound) == 1, f"want one mapping bound to node 1, got {bound}", guest)
+        fields = dict(kv.split("=", 1) for kv in bound[0].split()[2:] if "=" in kv)
+        page_kib = int(fields.get("kernelpagesize_kB", "4"))
+        on_node1 = int(fields.get("N1", "0")) * page_kib
+        elsewhere = sum(int(v) for k, v in fields.items() if re.match(r"N\d+$", k) and k != "N1")
+        check(elsewhere == 0, f"guest RAM pages outside node 1: {bound[0]}", guest)
+        check(on_node1 >= 128 * 1024, f"only {on_node1} KiB of guest RAM on node 1", guest)
+        guest.send(b"go\n")
+        code = guest.wait_exit()
+        check(code == 0, f"exit status {code}, want 0", guest)
+        return f"pins {pin} ok, {on_node1 // 1024} MiB on node 1, 0 elsewhere"
+    finally:
+        guest.close()
+
+
+def test_reboot_restarts_and_sigterm_stops(args):
+    """A guest reboot restarts the VM (on_reboot default); SIGTERM then stops it cleanly."""
+    guest = Guest(args, base_config(args, "mvm.mode=reboot"), "reboot_restart")
+    try:
+        guest.wait_for(r"^MVM boot", count=2)
+        guest.proc.send_signal(signal.SIGTERM)
+        code = guest.wait_exit(60)
+        check(code == 128 + signal.SIGTERM, f"exit status {code}, want 143", guest)
+        return "booted twice, SIGTERM -> 143"
+    finally:
+        guest.close()
+
+
+def test_reboot_exit(args):
+    """With on_reboot "exit", a guest reboot ends minivmm with status 0."""
+    guest = Guest(args, base_config(args, "mvm.mode=reboot", on_reboot="exit"), "reboot_exit")
+    try:
+        code = guest.wait_exit()
+        check(code == 0, f"exit status {code}, want 0", guest)
+        check(len(guest.report().get("boot", [])) == 1, "the guest booted more than once", guest)
+        return "exit 0 after one boot"
+    finally:
+        guest.close()
+
+
+def test_ctrl_a_x_quits(args):
+    """Ctrl-A x on the console stops the VM; minivmm exits 0."""
+    guest = Guest(args, base_config(args, "mvm.mode=hold mvm.touch_mib=1"), "ctrl_a_x")
+    try:
+        guest.wait_for(r"^MVM ready")
+        guest.send(b"\x01x")
+        code = guest.wait_exit(60)
+        check(code == 0, f"exit status {code}, want 0", guest)
+        check("got" not in guest.report(), "the guest received the escape sequence", guest)
+        return "exit 0"
+    finally:
+        guest.close()
+
+
+def test_console_input_and_sigint(args):
+    """A line typed on the console reaches the guest; SIGINT stops minivmm with 130."""
+    guest = Guest(args, base_config(args, "mvm.mode=hold mvm.touch_mib=1"), "console_sigint")
+    try:
+        guest.wait_for(r"^MVM ready")
+        guest.send(b"hello-from-host\n")
+        guest.wait_for(r"^MVM got hello-from-host", timeout=60)
+        guest.wait_for(r"^MVM poweroff", timeout=60)
+        code = guest.wait_exit(60)
+        check(code == 0, f"exit status {code}, want 0", guest)
+        guest2 = Guest(args, base_config(args, "mvm.mode=hold mvm.touch_mib=1"), "sigint")
+        try:
+            guest2.wait_for(r"^MVM ready")
+            guest2.proc.send_signal(signal.SIGINT)
+            code = guest2.wait_exit(60)
+            check(code == 128 + signal.SIGINT, f"exit status {code}, want 130", guest2)
+        finally:
+            guest2.close()
+        return "input echoed back; SIGINT -> 130"
+    finally:
+        guest.close()
+
+
+TESTS = [
+    test_boot_report,
+    test_placement,
+    test_reboot_restarts_and_sigterm_stops,
+    test_reboot_exit,
+    test_ctrl_a_x_quits,
+    test_console_input_and_sigint,
+]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minivmm", required=True)
+    parser.add_argument("--kernel", required=True)
+    parser.add_argument("--initrd", required=True)
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("-k", dest="filter", default="", help="run tests whose name has this")
+    args = parser.parse_args()
+    os.makedirs(args.workdir, exist_ok=True)
+    passed = failed = 0
+    for test in TESTS:
+        if args.filter not in test.__name__:
+            continue
+        start = time.monotonic()
+        try:
+            detail = test(args)
+            passed += 1
+            print(f"PASS {test.__name__} ({time.monotonic() - start:.1f} s): {detail}", flush=True)
+        except Exception as e:  # noqa: BLE001 - every failure is reported, none stops the run
+            failed += 1
+            print(f"FAIL {test.__name__} ({time.monotonic() - start:.1f} s): {e}", flush=True)
+            if not isinstance(e, AssertionError):
+                traceback.print_exc()
+    print(f"e2e: {passed} passed, {failed} failed", flush=True)
+    return 1 if failed or not passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
