@@ -5,8 +5,8 @@
 // (EINVAL for a range outside the disk, EROFS for a write to a read-only disk, EIO, ENOSPC...).
 // The buffers must stay valid until `done` runs. A flush makes every write whose completion was
 // reported before the flush was submitted durable. Requests in flight together may complete in
-// any order. Worker threads: measured against an io_uring design in the report of the block
-// layer; a small pool beats it for page-cache I/O, where qcow2 metadata work dominates.
+// any order. A small worker pool (not io_uring: liburing is not installed here, so that
+// alternative was not measured); with the page cache it beats qemu-img (tests/bench/img/run.sh).
 #pragma once
 
 #include <condition_variable>

@@ -85,8 +85,4 @@ inline void set_refcount_entry(std::span<std::byte> block, uint64_t index, uint3
   block[bit / 8] = static_cast<std::byte>((old & ~mask) | ((value << (bit % 8)) & mask));
 }
 
-inline uint64_t max_refcount(uint32_t order) {
-  return order == 6 ? ~uint64_t{0} : (uint64_t{1} << (1u << order)) - 1;
-}
-
 }  // namespace devices::block::qcow2
