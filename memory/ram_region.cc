@@ -1,13 +1,17 @@
 #include "memory/ram_region.h"
 
+#include <linux/mman.h>
 #include <numa.h>
 #include <numaif.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -24,26 +28,63 @@ std::system_error errno_error(const std::string& what) {
 }  // namespace
 
 RamRegion::RamRegion(uint64_t size, const RamOptions& options) : size_(size) {
-  // Without prealloc, pages are only committed when the guest touches them, as with QEMU's
-  // prealloc=no; MAP_NORESERVE keeps a large guest from failing on overcommit accounting.
-  int flags = MAP_PRIVATE | MAP_ANONYMOUS | (options.prealloc ? 0 : MAP_NORESERVE);
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, flags, -1, 0);
-  if (p == MAP_FAILED) throw errno_error("mmap of " + std::to_string(size) + " bytes of guest RAM");
-  base_ = static_cast<std::byte*>(p);
+  map(options);
   try {
-    // Transparent huge pages cut TLB misses for the guest; a hint the kernel may ignore.
-    madvise(base_, size_, MADV_HUGEPAGE);
+    if (options.hugepages.empty()) {
+      // Transparent huge pages cut TLB misses for the guest; a hint the kernel may ignore.
+      madvise(base_, size_, MADV_HUGEPAGE);
+    }
     // Guest RAM in a core dump would be huge and private to the guest.
     madvise(base_, size_, MADV_DONTDUMP);
     // The policy must be in place before the first touch, which is when pages get placed.
     if (!options.host_nodes.empty()) bind(options);
-    if (options.prealloc) prealloc();
+    if (options.prealloc) prealloc(options.host_nodes);
     if (options.mem_lock && mlock(base_, size_) != 0)
       throw errno_error("mlock of guest RAM (mem_lock; check RLIMIT_MEMLOCK)");
   } catch (...) {
     munmap(base_, size_);
     throw;
   }
+}
+
+void RamRegion::map(const RamOptions& options) {
+  const std::string& huge = options.hugepages;
+  void* p = MAP_FAILED;
+  if (huge.empty()) {
+    // Without prealloc, pages are only committed when the guest touches them, as with QEMU's
+    // prealloc=no; MAP_NORESERVE keeps a large guest from failing on overcommit accounting.
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | (options.prealloc ? 0 : MAP_NORESERVE);
+    p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED)
+      throw errno_error("mmap of " + std::to_string(size_) + " bytes of guest RAM");
+  } else if (huge == "2M" || huge == "1G") {
+    // Huge pages are reserved at mmap time (no MAP_NORESERVE), so a host without enough of them
+    // fails here with a clear error instead of a SIGBUS when the guest touches the memory.
+    int size_flag = huge == "2M" ? MAP_HUGE_2MB : MAP_HUGE_1GB;
+    p = mmap(nullptr, size_, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | size_flag, -1, 0);
+    if (p == MAP_FAILED) {
+      const char* dir = huge == "2M" ? "hugepages-2048kB" : "hugepages-1048576kB";
+      throw errno_error("hugepages \"" + huge + "\": the host cannot give " +
+                        std::to_string(size_ >> 20) + " MiB of " + huge +
+                        " pages (see /sys/kernel/mm/hugepages/" + dir + "/nr_hugepages)");
+    }
+  } else {
+    // A file in a hugetlbfs mount, unlinked at once so that it goes with the mapping.
+    std::string path = huge + "/minivmm-XXXXXX";
+    int fd = mkstemp(path.data());
+    if (fd < 0) throw errno_error("hugepages: cannot create a file in " + huge);
+    unlink(path.c_str());
+    if (ftruncate(fd, static_cast<off_t>(size_)) == 0)
+      p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int err = errno;
+    close(fd);
+    if (p == MAP_FAILED)
+      throw std::system_error(err, std::generic_category(),
+                              "hugepages: cannot map " + std::to_string(size_ >> 20) +
+                                  " MiB from " + huge + " (is it a hugetlbfs mount with room?)");
+  }
+  base_ = static_cast<std::byte*>(p);
 }
 
 RamRegion::~RamRegion() { munmap(base_, size_); }
@@ -77,12 +118,27 @@ void RamRegion::bind(const RamOptions& options) {
     throw errno_error("mbind of guest RAM to host nodes");
 }
 
-void RamRegion::prealloc() {
+void RamRegion::prealloc(const std::vector<int>& host_nodes) {
   // Faulting in large guests is slow on one thread; split the range over a few threads, each
   // asking the kernel to populate its slice (MADV_POPULATE_WRITE, Linux 5.14) or touching pages.
+  // When the region is bound, the threads run on the bound nodes' CPUs: clearing pages there is
+  // local, and the node's memory bandwidth does the work.
+  std::vector<int> cpus;
+  for (int node : host_nodes) {
+    std::unique_ptr<bitmask, decltype(&numa_bitmask_free)> mask(numa_allocate_cpumask(),
+                                                                numa_bitmask_free);
+    if (numa_node_to_cpus(node, mask.get()) != 0) continue;
+    for (unsigned cpu = 0; cpu < mask->size; ++cpu)
+      if (numa_bitmask_isbitset(mask.get(), cpu)) cpus.push_back(static_cast<int>(cpu));
+  }
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
+    std::erase_if(cpus, [&](int cpu) { return !CPU_ISSET(cpu, &allowed); });
+
   const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   const uint64_t pages = size_ / page;
-  const uint64_t threads = std::clamp<uint64_t>(std::thread::hardware_concurrency(), 1, 16);
+  const uint64_t threads =
+      std::clamp<uint64_t>(cpus.empty() ? std::thread::hardware_concurrency() : cpus.size(), 1, 16);
   const uint64_t per_thread = (pages + threads - 1) / threads;
   std::vector<std::jthread> workers;
   std::vector<int> errors(threads, 0);
@@ -90,7 +146,15 @@ void RamRegion::prealloc() {
     uint64_t first = t * per_thread;
     if (first >= pages) break;
     uint64_t count = std::min(per_thread, pages - first);
-    workers.emplace_back([this, first, count, page, &errors, t] {
+    std::optional<int> cpu;
+    if (!cpus.empty()) cpu = cpus[t % cpus.size()];
+    workers.emplace_back([this, first, count, page, cpu, &errors, t] {
+      if (cpu) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(*cpu, &set);
+        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+      }
       std::byte* start = base_ + first * page;
       if (madvise(start, count * page, MADV_POPULATE_WRITE) == 0) return;
       if (errno != EINVAL) {

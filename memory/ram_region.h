@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace memory {
@@ -15,6 +16,9 @@ struct RamOptions {
   NumaPolicy policy = NumaPolicy::kBind;
   bool prealloc = false;  // fault every page in at start-up
   bool mem_lock = false;  // mlock the mapping
+  // "" for normal pages, "2M" or "1G" for anonymous huge pages of that size, or the path of a
+  // hugetlbfs mount to back the region with a file there.
+  std::string hugepages;
 };
 
 class RamRegion {
@@ -28,8 +32,9 @@ class RamRegion {
   std::span<std::byte> bytes() const { return {base_, size_}; }
 
  private:
+  void map(const RamOptions& options);
   void bind(const RamOptions& options);
-  void prealloc();
+  void prealloc(const std::vector<int>& host_nodes);
 
   std::byte* base_ = nullptr;
   uint64_t size_ = 0;

@@ -26,7 +26,9 @@ packages=(
   libnuma-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev libgmock-dev zlib1g-dev
   libslirp-dev
   # tools the tests and firmware build use
-  numactl acpica-tools python3
+  numactl acpica-tools python3 dmidecode
+  # disk and CD images for the IDE tests
+  e2fsprogs fdisk genisoimage
   # KVM sandbox and guest images
   qemu-system-x86 qemu-utils busybox-static cpio kmod xz-utils zstd util-linux coreutils
   ca-certificates

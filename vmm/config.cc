@@ -235,10 +235,53 @@ std::vector<int> parse_pin(const json& v, uint32_t count, const HostInfo& host) 
   return pin;
 }
 
+// sockets * cores * threads must be count; a missing factor is 1, except sockets, which takes
+// what is left (QEMU before 6.2 prefers sockets).
+void parse_topology(const json& o, CpuConfig& cpus) {
+  auto factor = [&](const char* key) -> std::optional<uint32_t> {
+    const json* v = find(o, key);
+    if (v == nullptr) return std::nullopt;
+    const std::string path = member("cpus", key);
+    auto n = static_cast<uint32_t>(read_uint(*v, path, kMaxVcpus));
+    if (n == 0) fail(path, "must be at least 1");
+    return n;
+  };
+  auto sockets = factor("sockets");
+  cpus.cores = factor("cores").value_or(1);
+  cpus.threads = factor("threads").value_or(1);
+  cpus.sockets = sockets.value_or(std::max(1u, cpus.count / (cpus.cores * cpus.threads)));
+  if (cpus.sockets * cpus.cores * cpus.threads != cpus.count) {
+    fail("cpus", "sockets " + std::to_string(cpus.sockets) + " x cores " +
+                     std::to_string(cpus.cores) + " x threads " + std::to_string(cpus.threads) +
+                     " is not cpus.count " + std::to_string(cpus.count));
+  }
+}
+
+// A list of distinct host CPUs this process may run on.
+std::vector<int> parse_cpu_list(const json& v, const std::string& key, const HostInfo& host) {
+  expect_array(v, key);
+  if (v.empty()) fail(key, "is empty (leave it out for no pinning)");
+  std::vector<int> cpus;
+  for (size_t i = 0; i < v.size(); ++i) {
+    int cpu = static_cast<int>(read_uint(v[i], element(key, i), kMaxInt));
+    if (std::find(host.allowed_cpus.begin(), host.allowed_cpus.end(), cpu) ==
+        host.allowed_cpus.end()) {
+      fail(element(key, i), "host CPU " + std::to_string(cpu) + " is not one this process may " +
+                                "run on (" + format_cpu_list(host.allowed_cpus) + ")");
+    }
+    if (std::find(cpus.begin(), cpus.end(), cpu) != cpus.end())
+      fail(element(key, i), "host CPU " + std::to_string(cpu) + " is listed twice");
+    cpus.push_back(cpu);
+  }
+  return cpus;
+}
+
 CpuConfig parse_cpus(const json* v, const HostInfo& host) {
   CpuConfig cpus;
   if (v == nullptr) return cpus;
-  const json& o = expect_object(*v, "cpus", {"count", "model", "pin"});
+  const json& o = expect_object(*v, "cpus",
+                                {"count", "model", "pin", "sockets", "cores", "threads", "cpu_pm",
+                                 "halt_poll_ns", "emulator_pin"});
   if (const json* count = find(o, "count")) {
     cpus.count = static_cast<uint32_t>(read_uint(*count, "cpus.count", kMaxU32));
     if (cpus.count == 0) fail("cpus.count", "must be at least 1");
@@ -251,13 +294,19 @@ CpuConfig parse_cpus(const json* v, const HostInfo& host) {
     cpus.model = read_choice<std::string_view>(*model, "cpus.model", {{"host", "host"}});
   }
   if (const json* pin = find(o, "pin")) cpus.pin = parse_pin(*pin, cpus.count, host);
+  parse_topology(o, cpus);
+  if (const json* pm = find(o, "cpu_pm")) cpus.cpu_pm = read_bool(*pm, "cpus.cpu_pm");
+  if (const json* poll = find(o, "halt_poll_ns"))
+    cpus.halt_poll_ns = static_cast<uint32_t>(read_uint(*poll, "cpus.halt_poll_ns", kMaxU32));
+  if (const json* emu = find(o, "emulator_pin"))
+    cpus.emulator_pin = parse_cpu_list(*emu, "cpus.emulator_pin", host);
   return cpus;
 }
 
 NumaNodeConfig parse_numa_node(const json& v, size_t index, const HostInfo& host) {
   const std::string path = element("memory.numa", index);
-  const json& o =
-      expect_object(v, path, {"node", "size", "host_nodes", "policy", "prealloc", "cpus"});
+  const json& o = expect_object(
+      v, path, {"node", "size", "host_nodes", "policy", "prealloc", "cpus", "hugepages"});
   NumaNodeConfig node;
   node.node = static_cast<uint32_t>(index);
   if (const json* id = find(o, "node")) {
@@ -309,6 +358,20 @@ NumaNodeConfig parse_numa_node(const json& v, size_t index, const HostInfo& host
   if (const json* prealloc = find(o, "prealloc")) {
     node.prealloc = read_bool(*prealloc, member(path, "prealloc"));
   }
+  if (const json* huge = find(o, "hugepages")) {
+    const std::string key = member(path, "hugepages");
+    node.hugepages = read_string(*huge, key);
+    if (node.hugepages != "2M" && node.hugepages != "1G") {
+      std::error_code ec;
+      if (!fs::is_directory(node.hugepages, ec))
+        fail(key, quote(node.hugepages) + " is neither \"2M\", \"1G\" nor a hugetlbfs directory");
+    }
+    // Huge pages are whole: the node must be a multiple of the page size.
+    uint64_t page = node.hugepages == "1G" ? (uint64_t{1} << 30) : (uint64_t{2} << 20);
+    if (node.size % page != 0)
+      fail(member(path, "size"), format_size(node.size) + " is not a multiple of the " +
+                                     format_size(page) + " huge page size");
+  }
   return node;
 }
 
@@ -350,15 +413,42 @@ void assign_numa_cpus(const json& numa, std::vector<NumaNodeConfig>& nodes, uint
   }
 }
 
+// The SLIT (ACPI 6.5, 5.2.17): 10 on the diagonal, more than 10 elsewhere, 255 unreachable.
+std::vector<std::vector<uint8_t>> parse_distances(const json* v, size_t nodes) {
+  std::vector<std::vector<uint8_t>> d(nodes, std::vector<uint8_t>(nodes, 20));
+  for (size_t i = 0; i < nodes; ++i) d[i][i] = 10;
+  if (v == nullptr) return d;
+  const std::string key = "memory.distances";
+  expect_array(*v, key);
+  if (v->size() != nodes)
+    fail(key, "has " + std::to_string(v->size()) + " rows but memory.numa has " +
+                  std::to_string(nodes) + " nodes");
+  for (size_t i = 0; i < nodes; ++i) {
+    const json& row = expect_array((*v)[i], element(key, i));
+    if (row.size() != nodes)
+      fail(element(key, i),
+           "has " + std::to_string(row.size()) + " entries, want " + std::to_string(nodes));
+    for (size_t j = 0; j < nodes; ++j) {
+      const std::string item = element(element(key, i), j);
+      auto dist = static_cast<uint8_t>(read_uint(row[j], item, 255));
+      if (i == j && dist != 10) fail(item, "a node's distance to itself must be 10");
+      if (i != j && dist <= 10) fail(item, "distance between nodes must be more than 10");
+      d[i][j] = dist;
+    }
+  }
+  return d;
+}
+
 MemoryConfig parse_memory(const json* v, const CpuConfig& cpus, const HostInfo& host) {
   if (v == nullptr) fail("memory", "missing (give memory.size, or memory.numa)");
-  const json& o = expect_object(*v, "memory", {"size", "mem_lock", "numa"});
+  const json& o = expect_object(*v, "memory", {"size", "mem_lock", "numa", "distances"});
   MemoryConfig memory;
   if (const json* lock = find(o, "mem_lock")) memory.mem_lock = read_bool(*lock, "memory.mem_lock");
   std::optional<uint64_t> size;
   if (const json* s = find(o, "size")) size = parse_ram_size(*s, "memory.size");
   const json* numa = find(o, "numa");
   if (numa == nullptr) {
+    if (find(o, "distances")) fail("memory.distances", "needs memory.numa");
     if (!size) fail("memory.size", "missing (the guest RAM size, e.g. \"4G\")");
     memory.size = *size;
     return memory;
@@ -385,6 +475,7 @@ MemoryConfig parse_memory(const json* v, const CpuConfig& cpus, const HostInfo& 
          format_size(*size) + " but the memory.numa node sizes add up to " + format_size(total));
   }
   memory.size = total;
+  memory.distances = parse_distances(find(o, "distances"), memory.numa.size());
   return memory;
 }
 

@@ -7,8 +7,13 @@
 //   machine?         "pc-i440fx-2.9" or "pc", default "pc"             (-machine)
 //   uuid?            "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (hex)       (-uuid)
 //   cpus?            { count?: 1..255, default 1;  model?: "host" only;
-//                      pin?: [host CPU per vCPU] | "auto" }            (-smp, -cpu, taskset)
-//   memory           { size?, mem_lock?: bool, default false; numa?: [node...] }
+//                      pin?: [host CPU per vCPU] | "auto"              (-smp, -cpu, taskset)
+//                      sockets?, cores?, threads?: topology, default count x 1 x 1
+//                      cpu_pm?: bool, guest HLT/MWAIT/PAUSE without exits (-overcommit cpu-pm=on)
+//                      halt_poll_ns?: KVM halt polling; emulator_pin?: [host CPU...] for
+//                      every thread that is not a vCPU }
+//   memory           { size?, mem_lock?: bool, default false; numa?: [node...];
+//                      distances?: n x n SLIT matrix, default 10 local, 20 remote }
 //     numa[i]        { node?: i; size; host_nodes?: [host node...]; policy?: "bind" (default) |
 //                      "preferred" | "interleave"; prealloc?: bool, default false; cpus?: [vCPU...]
 //                      }
@@ -68,6 +73,7 @@ struct NumaNodeConfig {
   NumaPolicy policy = NumaPolicy::kBind;
   bool prealloc = false;
   std::vector<uint32_t> cpus;  // vCPU ids, ascending; resolved (see the rules above)
+  std::string hugepages;       // "", "2M", "1G", or a hugetlbfs mount point
 };
 
 struct CpuConfig {
@@ -75,12 +81,22 @@ struct CpuConfig {
   std::string model = "host";
   std::optional<std::vector<int>>
       pin;  // host CPU of vCPU i; "auto" is resolved; nullopt: no pinning
+  // Topology; sockets * cores * threads == count. Default: what QEMU's pc-i440fx-2.9 makes of
+  // -smp N (machines before 6.2 prefer sockets): N sockets of one single-threaded core.
+  uint32_t sockets = 1;
+  uint32_t cores = 1;
+  uint32_t threads = 1;
+  bool cpu_pm = false;                           // guest HLT/MWAIT/PAUSE without exits
+  std::optional<uint32_t> halt_poll_ns;          // KVM's halt polling, per VM
+  std::optional<std::vector<int>> emulator_pin;  // host CPUs of every thread that is not a vCPU
 };
 
 struct MemoryConfig {
   uint64_t size = 0;  // bytes; the sum of the NUMA node sizes when numa is given
   bool mem_lock = false;
   std::vector<NumaNodeConfig> numa;  // empty when not given
+  // SLIT distances between guest nodes, n x n (10 local, default 20 remote); empty without numa.
+  std::vector<std::vector<uint8_t>> distances;
 };
 
 struct KernelConfig {

@@ -34,8 +34,6 @@ uint32_t CpuTopology::apic_id(uint32_t index) const {
   return (socket << (core_bits() + thread_bits())) | (core << thread_bits()) | thread;
 }
 
-CpuTopology default_topology(uint32_t count) { return CpuTopology{count, 1, 1}; }
-
 std::vector<kvm_cpuid_entry2> vcpu_cpuid(std::span<const kvm_cpuid_entry2> supported,
                                          const CpuTopology& topo, uint32_t index) {
   const uint32_t apic_id = topo.apic_id(index);

@@ -25,10 +25,6 @@ struct CpuTopology {
   uint32_t apic_id(uint32_t index) const;
 };
 
-// What QEMU's pc-i440fx-2.9 makes of "-smp n": machines older than 6.2 prefer sockets, so n
-// sockets of one single-threaded core each.
-CpuTopology default_topology(uint32_t count);
-
 std::vector<kvm_cpuid_entry2> vcpu_cpuid(std::span<const kvm_cpuid_entry2> supported,
                                          const CpuTopology& topology, uint32_t index);
 

@@ -20,6 +20,9 @@
 #include "devices/pci/piix3.h"
 #include "devices/pci/piix4_pm.h"
 #include "firmware/acpi_tables.h"
+#include "firmware/slit.h"
+#include "firmware/smbios.h"
+#include "firmware/srat.h"
 #include "vmm/console.h"
 #include "vmm/cpu_setup.h"
 #include "vmm/event_loop.h"
@@ -31,6 +34,7 @@ namespace {
 
 // Fixed addresses of the PC platform.
 constexpr uint64_t kAcpiTablesGpa = 0xe0000;  // the BIOS area Linux scans for the RSDP
+constexpr uint64_t kSmbiosGpa = 0xf0000;      // the F segment, where dmi_scan looks
 constexpr uint64_t kBiosAreaEnd = 0x100000;
 constexpr uint64_t kEbdaStart = 0x9fc00;  // top of conventional memory, as a PC reports it
 // KVM needs three pages for the real-mode TSS and one for the identity map on Intel; placed
@@ -50,6 +54,10 @@ std::vector<std::byte> read_file(const std::filesystem::path& path) {
 
 // The guest's memory map: conventional memory, the BIOS area (holding the ACPI tables) reserved,
 // then RAM below the PCI hole and above 4 GiB.
+CpuTopology topology_of(const Config& config) {
+  return {config.cpus.sockets, config.cpus.cores, config.cpus.threads};
+}
+
 std::vector<boot::E820Entry> build_e820(const memory::Layout& layout) {
   std::vector<boot::E820Entry> map = {
       {0, kEbdaStart, boot::kE820Ram},
@@ -64,8 +72,8 @@ std::vector<boot::E820Entry> build_e820(const memory::Layout& layout) {
 
 }  // namespace
 
-Machine::Machine(const Config& config)
-    : config_(config), vm_(kvm_.create_vm()), exit_event_(eventfd(0, EFD_CLOEXEC)) {
+Machine::Machine(const Config& config, const HostInfo& host)
+    : config_(config), host_(host), vm_(kvm_.create_vm()), exit_event_(eventfd(0, EFD_CLOEXEC)) {
   if (!exit_event_.valid()) throw std::system_error(errno, std::generic_category(), "eventfd");
   kvm_.require(KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP");
   kvm_.require(KVM_CAP_PIT2, "KVM_CAP_PIT2");
@@ -78,6 +86,7 @@ Machine::Machine(const Config& config)
   if (static_cast<uint32_t>(kvm_.check_extension(KVM_CAP_MAX_VCPUS)) < config.cpus.count)
     throw std::runtime_error("KVM supports fewer vCPUs than cpus.count");
 
+  configure_exits();
   vm_.set_identity_map_addr(kIdentityMapGpa);
   vm_.set_tss_addr(kTssGpa);
   vm_.create_irqchip();
@@ -92,6 +101,28 @@ Machine::~Machine() {
   threads_.clear();  // kick and join before the vCPUs and devices go
 }
 
+void Machine::configure_exits() {
+  if (config_.cpus.cpu_pm) {
+    // As QEMU's -overcommit cpu-pm=on: the guest idles on its own CPU instead of exiting.
+    const int wanted =
+        KVM_X86_DISABLE_EXITS_HLT | KVM_X86_DISABLE_EXITS_MWAIT | KVM_X86_DISABLE_EXITS_PAUSE;
+    const int allowed = vm_.check_extension(KVM_CAP_X86_DISABLE_EXITS) & wanted;
+    if (allowed == 0)
+      throw std::runtime_error(
+          "cpus.cpu_pm: this host's KVM cannot disable HLT, MWAIT or PAUSE exits "
+          "(KVM_CAP_X86_DISABLE_EXITS)");
+    if (allowed != wanted)
+      spdlog::warn("cpus.cpu_pm: KVM disables only some exits (mask {:#x} of {:#x})", allowed,
+                   wanted);
+    vm_.enable_cap(KVM_CAP_X86_DISABLE_EXITS, static_cast<uint64_t>(allowed));
+  }
+  if (config_.cpus.halt_poll_ns) {
+    if (vm_.check_extension(KVM_CAP_HALT_POLL) <= 0)
+      throw std::runtime_error("cpus.halt_poll_ns: this host's KVM lacks KVM_CAP_HALT_POLL");
+    vm_.enable_cap(KVM_CAP_HALT_POLL, *config_.cpus.halt_poll_ns);
+  }
+}
+
 void Machine::build_memory() {
   std::vector<uint64_t> sizes;
   std::vector<memory::RamOptions> options;
@@ -103,7 +134,8 @@ void Machine::build_memory() {
   } else {
     for (const auto& node : config_.memory.numa) {
       sizes.push_back(node.size);
-      options.push_back({node.host_nodes, node.policy, node.prealloc, config_.memory.mem_lock});
+      options.push_back(
+          {node.host_nodes, node.policy, node.prealloc, config_.memory.mem_lock, node.hugepages});
     }
   }
   layout_ = memory::compute_layout(sizes);
@@ -167,7 +199,7 @@ void Machine::build_devices() {
 
 void Machine::create_vcpus() {
   const auto supported = kvm_.supported_cpuid();
-  const CpuTopology topology = default_topology(config_.cpus.count);
+  const CpuTopology topology = topology_of(config_);
   for (uint32_t i = 0; i < config_.cpus.count; ++i) {
     auto vcpu = vm_.create_vcpu(topology.apic_id(i));
     setup_vcpu(*vcpu, supported, topology);
@@ -176,7 +208,7 @@ void Machine::create_vcpus() {
 }
 
 void Machine::load_guest() {
-  const CpuTopology topology = default_topology(config_.cpus.count);
+  const CpuTopology topology = topology_of(config_);
   firmware::AcpiConfig acpi;
   for (uint32_t i = 0; i < config_.cpus.count; ++i) acpi.apic_ids.push_back(topology.apic_id(i));
   acpi.ioapic_id = config_.cpus.count;
@@ -187,10 +219,34 @@ void Machine::load_guest() {
   for (uint8_t slot = 0; slot < 32; ++slot)
     for (uint8_t pin = 0; pin < 4; ++pin)
       acpi.pci_routes.push_back({slot, pin, devices::pci::pci_intx_gsi(slot, pin)});
+  // The guest's NUMA nodes (ACPI 6.5, 5.2.16 and 5.2.17), as QEMU gives them only with -numa.
+  if (!config_.memory.numa.empty()) {
+    firmware::SratConfig srat;
+    for (const auto& node : config_.memory.numa)
+      for (uint32_t cpu : node.cpus) srat.cpus.push_back({topology.apic_id(cpu), node.node});
+    for (const memory::RamSlot& slot : layout_.slots)
+      srat.memory.push_back({slot.gpa, slot.size, slot.node});
+    acpi.extra_tables.push_back(firmware::build_srat(srat));
+    acpi.extra_tables.push_back(firmware::build_slit(config_.memory.distances));
+  }
   firmware::AcpiBlob tables = firmware::build_acpi_tables(acpi, kAcpiTablesGpa);
-  if (kAcpiTablesGpa + tables.bytes.size() > kBiosAreaEnd ||
+  if (kAcpiTablesGpa + tables.bytes.size() > kSmbiosGpa ||
       !mem_.write(kAcpiTablesGpa, tables.bytes))
-    throw std::runtime_error("ACPI tables do not fit the BIOS area");
+    throw std::runtime_error("ACPI tables do not fit below the SMBIOS area");
+
+  firmware::SmbiosConfig smbios;
+  smbios.vm_name = config_.name;
+  smbios.uuid = config_.uuid;
+  smbios.sockets = topology.sockets;
+  smbios.cores = topology.cores;
+  smbios.threads = topology.threads;
+  smbios.ram_ranges.push_back({0, layout_.below_4g});
+  if (layout_.above_4g) smbios.ram_ranges.push_back({memory::k4GiB, layout_.above_4g});
+  smbios.ram_size = config_.memory.size;
+  const uint64_t smbios_table = kSmbiosGpa + firmware::kSmbiosEntryPointSize;
+  firmware::SmbiosBlob dmi = firmware::build_smbios(smbios, smbios_table);
+  if (!mem_.write(kSmbiosGpa, dmi.entry_point) || !mem_.write(smbios_table, dmi.table))
+    throw std::runtime_error("SMBIOS tables do not fit guest RAM");
 
   std::vector<std::byte> kernel = read_file(config_.kernel.path);
   std::vector<std::byte> initrd;
@@ -255,7 +311,10 @@ MachineExit Machine::run() {
 
   for (uint32_t i = 0; i < vcpus_.size(); ++i) {
     VcpuThread::Options options;
-    if (config_.cpus.pin) options.host_cpu = (*config_.cpus.pin)[i];
+    if (config_.cpus.pin)
+      options.host_cpus = {(*config_.cpus.pin)[i]};
+    else if (config_.cpus.emulator_pin)
+      options.host_cpus = host_.allowed_cpus;  // away from the emulator threads' CPUs
     if (config_.debug_threads) options.name = "CPU " + std::to_string(i) + "/KVM";
     threads_.push_back(
         std::make_unique<VcpuThread>(*vcpus_[i], pio_, mmio_, options, [this](VcpuEvent event) {

@@ -32,7 +32,8 @@ class Machine {
  public:
   // Builds the whole machine: RAM, KVM VM, devices, firmware tables, kernel, vCPUs. Throws on
   // any failure, naming it.
-  explicit Machine(const Config& config);
+  // `host` is what the process may run on before any emulator_pin.
+  Machine(const Config& config, const HostInfo& host);
   ~Machine();
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
@@ -41,6 +42,7 @@ class Machine {
   MachineExit run();
 
  private:
+  void configure_exits();
   void build_memory();
   void build_devices();
   void load_guest();
@@ -50,6 +52,7 @@ class Machine {
   void pump_console_input();
 
   const Config& config_;
+  const HostInfo& host_;
   Kvm kvm_;
   Vm vm_;
   memory::Layout layout_;

@@ -4,9 +4,13 @@
 // with Ctrl-A x; 1 on a runtime failure (KVM, memory, image loading, a vCPU error); 2 on a bad
 // command line or config, before /dev/kvm is opened; 128 + N when stopped by signal N (SIGINT,
 // SIGTERM, SIGHUP), after a clean stop.
+#include <numa.h>
+#include <sched.h>
 #include <signal.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -16,6 +20,7 @@
 #include "vmm/config.h"
 #include "vmm/console.h"
 #include "vmm/machine.h"
+#include "vmm/placement.h"
 #include "vmm/vcpu_thread.h"
 
 #ifndef MINIVMM_VERSION
@@ -26,9 +31,12 @@ int main(int argc, char** argv) {
   CLI::App app{"minivmm: a KVM virtual machine monitor for an i440FX/PIIX PC"};
   std::string config_path;
   std::string log_level = "info";
+  bool dry_run = false;
   app.add_option("--config", config_path, "the VM's JSON config file")->required();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_flag("--dry-run", dry_run,
+               "validate the config, print the placement report and exit without running");
   app.set_version_flag("--version", std::string("minivmm ") + MINIVMM_VERSION);
   try {
     app.parse(argc, argv);
@@ -44,11 +52,32 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   vmm::Config config;
+  const vmm::HostInfo host = vmm::HostInfo::probe();
   try {
-    config = vmm::load_config(config_path, vmm::HostInfo::probe());
+    config = vmm::load_config(config_path, host);
   } catch (const vmm::ConfigError& e) {
     std::fprintf(stderr, "minivmm: config error: %s\n", e.what());
     return 2;
+  }
+  auto node_of_cpu = [](int cpu) { return numa_available() < 0 ? 0 : numa_node_of_cpu(cpu); };
+  const std::string report = vmm::placement_report(config, node_of_cpu);
+  if (dry_run) {
+    std::fputs(report.c_str(), stdout);
+    return 0;
+  }
+  std::fputs(report.c_str(), stderr);
+
+  // Threads created from here on (devices' workers, the RTC timer) inherit the emulator CPUs;
+  // vCPU threads set their own affinity.
+  if (config.cpus.emulator_pin) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int cpu : *config.cpus.emulator_pin) CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+      spdlog::error("cannot pin the emulator threads (cpus.emulator_pin): {}",
+                    std::strerror(errno));
+      return 1;
+    }
   }
 
   // Signals are taken by the event loop through a signalfd, so they are blocked in every thread
@@ -65,7 +94,7 @@ int main(int argc, char** argv) {
   try {
     vmm::RawTerminal terminal(config.serial_stdio ? STDIN_FILENO : -1);
     for (;;) {
-      vmm::MachineExit exit = vmm::Machine(config).run();
+      vmm::MachineExit exit = vmm::Machine(config, host).run();
       switch (exit.kind) {
         case vmm::MachineExit::Kind::kPowerOff:
           spdlog::info("guest powered off");

@@ -62,14 +62,14 @@ std::string VcpuThread::wait_started() {
 
 void VcpuThread::main() {
   tid_.store(static_cast<pid_t>(syscall(SYS_gettid)));
-  if (options_.host_cpu) {
+  if (!options_.host_cpus.empty()) {
     cpu_set_t set;
     CPU_ZERO(&set);
-    CPU_SET(*options_.host_cpu, &set);
+    for (int cpu : options_.host_cpus) CPU_SET(cpu, &set);
     int err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
     if (err != 0) {
-      start_error_ = "cannot pin vCPU " + std::to_string(vcpu_.id()) + " to host CPU " +
-                     std::to_string(*options_.host_cpu) + ": " + std::strerror(err);
+      start_error_ = "cannot pin vCPU " + std::to_string(vcpu_.id()) + " to host CPU(s) " +
+                     std::to_string(options_.host_cpus.front()) + "...: " + std::strerror(err);
       started_.store(2);
       started_.notify_all();
       return;

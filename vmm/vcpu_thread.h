@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "devices/bus/bus.h"
 #include "vmm/kvm.h"
@@ -21,8 +22,8 @@ enum class VcpuEvent { kShutdown, kReset, kError };
 class VcpuThread {
  public:
   struct Options {
-    std::optional<int> host_cpu;  // pin to this host CPU
-    std::string name;             // thread name (empty: leave the default)
+    std::vector<int> host_cpus;  // run only on these host CPUs (empty: inherit)
+    std::string name;            // thread name (empty: leave the default)
   };
   // Installs the kick signal's handler; call once before starting any vCPU thread.
   static void install_kick_handler();

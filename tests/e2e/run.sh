@@ -3,9 +3,9 @@
 #
 #   tests/e2e/run.sh [BUILD_DIR] [-k NAME]
 #
-# Guests need /dev/kvm and the placement test needs a host with two NUMA nodes. Where /dev/kvm
-# opens and the host has two nodes they run directly; otherwise all of them run in one KVM sandbox
-# (scripts/kvm-sandbox) that emulates a 2-node host. A sandbox hang is reported as a hang
+# Guests need /dev/kvm and the placement tests need a host with four NUMA nodes. Where /dev/kvm
+# opens and the host has four nodes they run directly; otherwise all of them run in one KVM sandbox
+# (scripts/kvm-sandbox) that emulates a 4-node host. A sandbox hang is reported as a hang
 # (exit 124) and counts as a failure. Needs scripts/setup.sh to have run.
 set -euo pipefail
 
@@ -23,11 +23,11 @@ cmd=(python3 "$repo/tests/e2e/run_e2e.py" --minivmm "$build/minivmm"
 # Hardware KVM, not just any /dev/kvm (some machines have a paravirtual one that cannot run
 # ordinary guests): the same test scripts/kvm-sandbox makes.
 nodes=$(find /sys/devices/system/node -maxdepth 1 -name 'node[0-9]*' 2>/dev/null | wc -l)
-if [[ -c /dev/kvm && (-d /sys/module/kvm_amd || -d /sys/module/kvm_intel) ]] && ((nodes >= 2)); then
+if [[ -c /dev/kvm && (-d /sys/module/kvm_amd || -d /sys/module/kvm_intel) ]] && ((nodes >= 4)); then
   exec timeout 1200 "${cmd[@]}"
 fi
 status=0
-"$repo/scripts/kvm-sandbox" --sandbox --numa 2 --timeout 1500 --rw "$work" -- "${cmd[@]}" ||
+"$repo/scripts/kvm-sandbox" --sandbox --numa 4 --timeout 1500 --rw "$work" -- "${cmd[@]}" ||
   status=$?
 if ((status == 124 || status == 125)); then
   # No result from the sandbox: the summary line the test runner would have printed is missing.

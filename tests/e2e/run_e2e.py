@@ -161,7 +161,7 @@ def test_placement(args):
     """On a 2-node host: vCPU threads are pinned per cpus.pin and named "CPU n/KVM", and the
     guest's touched memory sits on host node 1, checked from /proc while the guest runs."""
     nodes = [n for n in os.listdir("/sys/devices/system/node") if re.match(r"node\d+$", n)]
-    check(len(nodes) >= 2, f"the host has {len(nodes)} NUMA node(s); run in the 2-node sandbox")
+    check(len(nodes) >= 2, f"the host has {len(nodes)} NUMA node(s); run in the sandbox")
     allowed = sorted(os.sched_getaffinity(0))
     check(len(allowed) >= 2, "need two host CPUs")
     pin = [allowed[1], allowed[0]]  # crossed on purpose: vCPU 0 on the second CPU
@@ -203,6 +203,112 @@ def test_placement(args):
         return f"pins {pin} ok, {on_node1 // 1024} MiB on node 1, 0 elsewhere"
     finally:
         guest.close()
+
+
+def node_pages(pid):
+    """{policy: {host node: KiB}} of the process's mappings with a bind policy (guest RAM)."""
+    out = {}
+    with open(f"/proc/{pid}/numa_maps") as f:
+        for line in f:
+            m = re.search(r" bind:(\S+) ", line)
+            if not m:
+                continue
+            fields = dict(kv.split("=", 1) for kv in line.split()[2:] if "=" in kv)
+            page_kib = int(fields.get("kernelpagesize_kB", "4"))
+            nodes = out.setdefault(m.group(1), {})
+            for k, v in fields.items():
+                if re.match(r"N\d+$", k):
+                    nodes[int(k[1:])] = nodes.get(int(k[1:]), 0) + int(v) * page_kib
+    return out
+
+
+def test_guest_numa_smbios_topology(args):
+    """Three guest nodes of unequal sizes (one without CPUs) on an emulated 4-node host: the
+    guest sees them (SRAT, SLIT), its topology and SMBIOS UUID; touched pages of guest node 0
+    sit on host node 0, of node 1 on host node 3, of node 2 on host node 2."""
+    host_nodes = [n for n in os.listdir("/sys/devices/system/node") if re.match(r"node\d+$", n)]
+    check(len(host_nodes) >= 4, f"the host has {len(host_nodes)} NUMA nodes; need 4")
+    uuid = "9bc02bdb-58b3-4bb0-b00e-313bdae0ac81"
+    sizes = [256, 320, 192]  # MiB
+    pin = sorted(os.sched_getaffinity(0))[:2]
+    config = base_config(args, "mvm.mode=numa mvm.touch_mib=128", name="numa-vm", uuid=uuid)
+    config["cpus"] = {"count": 2, "sockets": 1, "cores": 2, "threads": 1, "pin": pin}
+    config["memory"] = {
+        "numa": [
+            {"size": f"{sizes[0]}M", "host_nodes": [0], "cpus": [0]},
+            {"size": f"{sizes[1]}M", "host_nodes": [3], "cpus": [1]},
+            {"size": f"{sizes[2]}M", "host_nodes": [2]},
+        ],
+        "distances": [[10, 21, 31], [21, 10, 41], [31, 41, 10]],
+    }
+    guest = Guest(args, config, "numa")
+    try:
+        guest.wait_for(r"^MVM ready")
+        pages = node_pages(guest.proc.pid)
+        for guest_node, host_node in [(0, "0"), (1, "3"), (2, "2")]:
+            placed = pages.get(host_node, {})
+            on = placed.get(int(host_node), 0)
+            off = sum(v for k, v in placed.items() if k != int(host_node))
+            check(off == 0, f"guest node {guest_node}: {off} KiB outside host node {host_node}",
+                  guest)
+            check(on >= 128 * 1024,
+                  f"guest node {guest_node}: only {on} KiB on host node {host_node}", guest)
+        guest.send(b"go\n")
+        code = guest.wait_exit()
+        check(code == 0, f"exit status {code}, want 0", guest)
+        r = guest.report()
+        nodes = {}
+        for line in r.get("node", []):
+            n, rest = line.split(" ", 1)
+            nodes[int(n)] = dict(kv.split("=", 1) for kv in rest.split())
+        check(sorted(nodes) == [0, 1, 2], f"guest nodes {sorted(nodes)}, want 0-2", guest)
+        check(nodes[0]["cpus"] == "0" and nodes[1]["cpus"] == "1" and nodes[2].get("cpus") == "",
+              f"node cpulists {[nodes[n].get('cpus') for n in nodes]}", guest)
+        shortfall = []
+        for n, size in enumerate(sizes):
+            kib = int(nodes[n]["memtotal_kib"])
+            check(kib <= size * 1024, f"node {n} MemTotal {kib} KiB > {size} MiB", guest)
+            shortfall.append(size * 1024 - kib)
+        # Less the kernel's own reservations: its image, page structures, and early allocations
+        # such as the 64 MiB swiotlb buffer, which memblock takes top-down from a node.
+        check(max(shortfall) < 72 * 1024, f"node MemTotal shortfalls {shortfall} KiB", guest)
+        check(nodes[0]["distance"] == "10,21,31" and nodes[1]["distance"] == "21,10,41" and
+              nodes[2]["distance"] == "31,41,10",
+              f"distances {[nodes[n]['distance'] for n in nodes]}", guest)
+        cpus = {line.split()[0]: line.split()[1:] for line in r.get("cpu", [])}
+        check(cpus.get("0") == ["package=0", "core=0", "siblings=0"] and
+              cpus.get("1") == ["package=0", "core=1", "siblings=1"],
+              f"topology {cpus}", guest)
+        check(r.get("dmi_uuid") == [uuid], f"product_uuid {r.get('dmi_uuid')}", guest)
+        check(r.get("dmi_product") == ["numa-vm"], f"product_name {r.get('dmi_product')}", guest)
+        with open(guest.stderr_path) as f:
+            err = f.read()
+        # A warning for exactly the vCPUs whose host CPU is on another node than their memory.
+        bound = {0: 0, 1: 3}
+        for vcpu, cpu in enumerate(pin):
+            away = numa_node_of_cpu(cpu) != bound[vcpu]
+            warned = f"warning: vCPU {vcpu} runs on host CPU {cpu}" in err
+            check(warned == away, f"vCPU {vcpu} on CPU {cpu}: warning {warned}, want {away}\n"
+                  + err, guest)
+        return f"MemTotal shortfall per node {shortfall} KiB; pages on their host nodes"
+    finally:
+        guest.close()
+
+
+def test_dry_run_prints_placement(args):
+    """--dry-run validates, prints the placement report and exits 0 without a guest."""
+    config = base_config(args, debug_threads=True)
+    config["cpus"]["pin"] = "auto"
+    path = os.path.join(args.workdir, "dry-run.json")
+    with open(path, "w") as f:
+        json.dump(config, f)
+    out = subprocess.run([args.minivmm, "--config", path, "--dry-run"], capture_output=True,
+                         text=True, timeout=30)
+    check(out.returncode == 0, f"exit status {out.returncode}: {out.stderr}")
+    check(re.search(r"vCPU 1: host CPU \d+ \(host node \d+\), guest node 0", out.stdout),
+          "no vCPU line in:\n" + out.stdout)
+    check("MVM" not in out.stdout, "a guest ran")
+    return out.stdout.splitlines()[0]
 
 
 def test_reboot_restarts_and_sigterm_stops(args):
@@ -270,6 +376,8 @@ def test_console_input_and_sigint(args):
 TESTS = [
     test_boot_report,
     test_placement,
+    test_guest_numa_smbios_topology,
+    test_dry_run_prints_placement,
     test_reboot_restarts_and_sigterm_stops,
     test_reboot_exit,
     test_ctrl_a_x_quits,

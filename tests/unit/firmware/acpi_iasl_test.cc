@@ -3,75 +3,29 @@
 // same bytes from that disassembly, and acpiexec loads the tables as an OS would, reporting
 // any inconsistency between the FADT's legacy and extended fields.
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <sys/wait.h>
 
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <string>
 
 #include "firmware/acpi_table.h"
 #include "firmware/acpi_tables.h"
+#include "firmware/slit.h"
+#include "firmware/srat.h"
+#include "tests/unit/firmware/external_tool.h"
 
 namespace firmware {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::read_file;
+using testing::run;
+using testing::RunResult;
+using testing::TempDir;
+using testing::write_file;
 using Table = std::vector<std::byte>;
 
 constexpr uint64_t kBase = 0xE0000;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "minivmm-acpi-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-struct RunResult {
-  int status;
-  std::string output;
-};
-
-// Runs `command` in `dir` with a time limit, capturing stdout and stderr together.
-RunResult run(const fs::path& dir, const std::string& command) {
-  const std::string full = "cd '" + dir.string() + "' && timeout 60 " + command + " 2>&1";
-  FILE* pipe = popen(full.c_str(), "r");
-  if (pipe == nullptr) return {-1, "popen failed"};
-  std::string output;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) output.append(buf, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
-
-void write_file(const fs::path& path, const Table& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-}
-
-Table read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> chars{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  Table out(chars.size());
-  std::memcpy(out.data(), chars.data(), chars.size());
-  return out;
-}
 
 uint64_t le(const Table& t, size_t offset, size_t n) {
   uint64_t v = 0;
@@ -100,6 +54,12 @@ class AcpiIaslTest : public ::testing::Test {
     cfg.pci_hole64_start = 0x2000000000;
     cfg.pci_hole64_size = 0x800000000;
     cfg.pci_routes = {{1, 0, 16}, {5, 0, 17}, {6, 0, 18}, {6, 1, 19}, {7, 0, 20}};
+    // Two NUMA nodes as in the seed: even vCPUs and 1 GiB on node 0, odd vCPUs and the rest of
+    // RAM, below the PCI hole and from 4 GiB, on node 1.
+    SratConfig srat;
+    for (uint32_t cpu = 0; cpu < 8; ++cpu) srat.cpus.push_back({cpu, cpu % 2});
+    srat.memory = {{0, 0x40000000, 0}, {0x40000000, 0xA0000000, 1}, {0x100000000, 0x80000000, 1}};
+    cfg.extra_tables = {build_srat(srat), build_slit({{10, 21}, {21, 10}})};
     blob_ = build_acpi_tables(cfg, kBase).bytes;
     // Follow the pointers from the RSDP as the guest does, keeping each table by signature.
     const Table& b = blob_;
@@ -125,7 +85,7 @@ class AcpiIaslTest : public ::testing::Test {
 };
 
 TEST_F(AcpiIaslTest, DisassemblesEveryTableCleanly) {
-  for (const char* sig : {"DSDT", "FACP", "APIC", "XSDT", "RSDT", "FACS"}) {
+  for (const char* sig : {"DSDT", "FACP", "APIC", "XSDT", "RSDT", "FACS", "SRAT", "SLIT"}) {
     const RunResult r = run(dir_.path(), std::string("iasl -d ") + sig + ".dat");
     EXPECT_EQ(r.status, 0) << sig << ":\n" << r.output;
     EXPECT_FALSE(mentions_problem(r.output)) << sig << ":\n" << r.output;
@@ -133,8 +93,22 @@ TEST_F(AcpiIaslTest, DisassemblesEveryTableCleanly) {
   }
 }
 
+// Read back through iasl's own decoding: the fields a guest's NUMA code uses.
+TEST_F(AcpiIaslTest, DisassembledSratAndSlitShowTheNodes) {
+  ASSERT_EQ(run(dir_.path(), "iasl -d SRAT.dat SLIT.dat").status, 0);
+  const std::string srat = run(dir_.path(), "cat SRAT.dsl").output;
+  const std::string slit = run(dir_.path(), "cat SLIT.dsl").output;
+  for (const char* line : {"Apic ID : 07", "Proximity Domain Low(8) : 01",
+                           "Base Address : 0000000100000000", "Address Length : 0000000080000000",
+                           "Proximity Domain : 00000001", "Base Address : 0000000000100000"}) {
+    EXPECT_NE(srat.find(line), std::string::npos) << line << " missing:\n" << srat;
+  }
+  EXPECT_NE(slit.find("Localities : 0000000000000002"), std::string::npos) << slit;
+  EXPECT_NE(slit.find("Locality   1 : 15 0A"), std::string::npos) << slit;
+}
+
 TEST_F(AcpiIaslTest, RecompiledDisassemblyGivesTheSameBytes) {
-  for (const char* sig : {"DSDT", "FACP", "APIC", "XSDT", "RSDT"}) {
+  for (const char* sig : {"DSDT", "FACP", "APIC", "XSDT", "RSDT", "SRAT", "SLIT"}) {
     ASSERT_EQ(run(dir_.path(), std::string("iasl -d ") + sig + ".dat").status, 0) << sig;
     // -oa: no optimizations, so the compiler keeps the encodings it was given.
     const RunResult r = run(dir_.path(), std::string("iasl -oa -p ") + sig + "-rt " + sig + ".dsl");
@@ -153,7 +127,9 @@ TEST_F(AcpiIaslTest, RecompiledDisassemblyGivesTheSameBytes) {
 }
 
 TEST_F(AcpiIaslTest, AcpiexecLoadsTheTablesWithoutWarnings) {
-  const RunResult r = run(dir_.path(), "acpiexec -b namespace FACP.dat DSDT.dat APIC.dat");
+  // SRAT and SLIT hold no AML; acpiexec still installs them, checking header and checksum.
+  const RunResult r =
+      run(dir_.path(), "acpiexec -b namespace FACP.dat DSDT.dat APIC.dat SRAT.dat SLIT.dat");
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_FALSE(mentions_problem(r.output)) << r.output;
   for (const char* name : {"PCI0", "_PRT", "ISA_", "COM1", "RTC_", "KBD_", "_S5_"}) {

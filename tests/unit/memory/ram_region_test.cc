@@ -5,7 +5,9 @@
 #include <numaif.h>
 #include <sys/mman.h>
 
+#include <cstdio>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 
 namespace {
@@ -56,6 +58,37 @@ TEST(RamRegionTest, PreferredTakesOneNode) {
   options.host_nodes = {0, 0};
   options.policy = memory::NumaPolicy::kPreferred;
   EXPECT_THROW(RamRegion(4 << 20, options), std::invalid_argument);
+}
+
+TEST(RamRegionTest, HugepagesMapOrFailNamingTheHostSetting) {
+  // 2 MiB pages the host has reserved (nr_hugepages) can back the region; with none reserved
+  // the error says where to reserve them, instead of a SIGBUS on the guest's first touch.
+  long reserved = 0;
+  if (FILE* f = std::fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r")) {
+    if (std::fscanf(f, "%ld", &reserved) != 1) reserved = 0;
+    std::fclose(f);
+  }
+  RamOptions options;
+  options.hugepages = "2M";
+  if (reserved >= 2) {
+    RamRegion ram(4 << 20, options);
+    ram.bytes()[0] = std::byte{1};
+    EXPECT_EQ(ram.bytes()[0], std::byte{1});
+  } else {
+    try {
+      RamRegion ram(4 << 20, options);
+      FAIL() << "mapped 2M pages the host does not have";
+    } catch (const std::system_error& e) {
+      EXPECT_NE(std::string(e.what()).find("hugepages-2048kB/nr_hugepages"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+TEST(RamRegionTest, HugetlbfsPathMustBeUsable) {
+  RamOptions options;
+  options.hugepages = "/nonexistent-hugetlbfs";
+  EXPECT_THROW(RamRegion(4 << 20, options), std::system_error);
 }
 
 }  // namespace

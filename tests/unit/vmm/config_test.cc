@@ -376,7 +376,59 @@ const ErrorCase kErrorCases[] = {
      "\"shutdown\" is not supported (expected one of \"restart\", \"exit\")"},
     // cpus.
     {"CpusNotObject", [](json& j) { j["cpus"] = 8; }, "cpus", "expected an object"},
-    {"CpusUnknownKey", [](json& j) { j["cpus"]["sockets"] = 1; }, "cpus.sockets", "unknown key"},
+    {"CpusUnknownKey", [](json& j) { j["cpus"]["dies"] = 1; }, "cpus.dies", "unknown key"},
+    {"TopologyMismatch", [](json& j) { j["cpus"]["cores"] = 3; }, "cpus",
+     "sockets 2 x cores 3 x threads 1 is not cpus.count 8"},
+    {"TopologyZero", [](json& j) { j["cpus"]["threads"] = 0; }, "cpus.threads",
+     "must be at least 1"},
+    {"HaltPollNegative", [](json& j) { j["cpus"]["halt_poll_ns"] = -1; }, "cpus.halt_poll_ns",
+     "is negative"},
+    {"CpuPmNotBool", [](json& j) { j["cpus"]["cpu_pm"] = "on"; }, "cpus.cpu_pm",
+     "expected true or false"},
+    {"EmulatorPinNotAllowed", [](json& j) { j["cpus"]["emulator_pin"] = {1000}; },
+     "cpus.emulator_pin[0]", "host CPU 1000 is not one this process may run on"},
+    {"EmulatorPinTwice",
+     [](json& j) {
+       j["cpus"]["emulator_pin"] = {1, 1};
+     },
+     "cpus.emulator_pin[1]", "host CPU 1 is listed twice"},
+    {"EmulatorPinEmpty", [](json& j) { j["cpus"]["emulator_pin"] = json::array(); },
+     "cpus.emulator_pin", "is empty"},
+    {"DistancesWrongRows",
+     [](json& j) {
+       j["memory"]["distances"] = {{10, 20}};
+     },
+     "memory.distances", "has 1 rows but memory.numa has 2 nodes"},
+    {"DistancesWrongColumns",
+     [](json& j) {
+       j["memory"]["distances"] = {{10, 20}, {20}};
+     },
+     "memory.distances[1]", "has 1 entries, want 2"},
+    {"DistanceToSelf",
+     [](json& j) {
+       j["memory"]["distances"] = {{11, 20}, {20, 10}};
+     },
+     "memory.distances[0][0]", "a node's distance to itself must be 10"},
+    {"DistanceTooSmall",
+     [](json& j) {
+       j["memory"]["distances"] = {{10, 10}, {20, 10}};
+     },
+     "memory.distances[0][1]", "distance between nodes must be more than 10"},
+    {"DistancesWithoutNuma",
+     [](json& j) {
+       j["memory"].erase("numa");
+       j["memory"]["distances"] = {{10}};
+     },
+     "memory.distances", "needs memory.numa"},
+    {"HugepagesUnknown", [](json& j) { j["memory"]["numa"][0]["hugepages"] = "4M"; },
+     "memory.numa[0].hugepages", "is neither \"2M\", \"1G\" nor a hugetlbfs directory"},
+    {"HugepagesMisfit",
+     [](json& j) {
+       j["memory"]["numa"][0]["hugepages"] = "1G";
+       j["memory"]["numa"][0]["size"] = "1536M";
+       j["memory"]["size"] = "105984M";
+     },
+     "memory.numa[0].size", "is not a multiple of the 1G huge page size"},
     {"CountZero", [](json& j) { j["cpus"]["count"] = 0; }, "cpus.count", "must be at least 1"},
     {"CountString", [](json& j) { j["cpus"]["count"] = "8"; }, "cpus.count",
      "expected a whole number, got string \"8\""},
@@ -571,6 +623,45 @@ const ErrorCase kErrorCases[] = {
 
 INSTANTIATE_TEST_SUITE_P(EveryRule, ConfigErrorTest, ::testing::ValuesIn(kErrorCases),
                          [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(ConfigTest, TopologyDefaultsToOneSocketPerVcpu) {
+  Config c = parse(supported_example());
+  EXPECT_EQ(c.cpus.sockets, 8u);
+  EXPECT_EQ(c.cpus.cores, 1u);
+  EXPECT_EQ(c.cpus.threads, 1u);
+  json j = supported_example();
+  j["cpus"]["cores"] = 2;
+  j["cpus"]["threads"] = 2;
+  c = parse(j);
+  EXPECT_EQ(c.cpus.sockets, 2u);
+  EXPECT_EQ(c.cpus.cores, 2u);
+  EXPECT_EQ(c.cpus.threads, 2u);
+}
+
+TEST_F(ConfigTest, DistancesDefaultAndExplicit) {
+  Config c = parse(supported_example());
+  ASSERT_EQ(c.memory.distances.size(), 2u);
+  EXPECT_EQ(c.memory.distances[0], (std::vector<uint8_t>{10, 20}));
+  EXPECT_EQ(c.memory.distances[1], (std::vector<uint8_t>{20, 10}));
+  json j = supported_example();
+  j["memory"]["distances"] = {{10, 31}, {32, 10}};
+  c = parse(j);
+  EXPECT_EQ(c.memory.distances[0][1], 31);
+  EXPECT_EQ(c.memory.distances[1][0], 32);
+}
+
+TEST_F(ConfigTest, ExitAndThreadKnobs) {
+  json j = supported_example();
+  j["cpus"]["cpu_pm"] = true;
+  j["cpus"]["halt_poll_ns"] = 50000;
+  j["cpus"]["emulator_pin"] = {60, 61};
+  j["memory"]["numa"][1]["hugepages"] = "2M";
+  Config c = parse(j);
+  EXPECT_TRUE(c.cpus.cpu_pm);
+  EXPECT_EQ(c.cpus.halt_poll_ns, 50000u);
+  EXPECT_EQ(c.cpus.emulator_pin, (std::vector<int>{60, 61}));
+  EXPECT_EQ(c.memory.numa[1].hugepages, "2M");
+}
 
 TEST_F(ConfigTest, TopLevelMustBeAnObject) {
   EXPECT_EQ(error_of(json::array()).rfind("(top level): expected an object", 0), 0u);

@@ -47,14 +47,6 @@ TEST(CpuTopologyTest, ApicIdsPackThreadsCoresSockets) {
   EXPECT_EQ(t.apic_id(11), 13u);
 }
 
-TEST(CpuTopologyTest, DefaultIsOneSocketPerVcpuAsPcI440fx29) {
-  CpuTopology t = vmm::default_topology(8);
-  EXPECT_EQ(t.sockets, 8u);
-  EXPECT_EQ(t.cores, 1u);
-  EXPECT_EQ(t.threads, 1u);
-  EXPECT_EQ(t.apic_id(7), 7u);
-}
-
 TEST(CpuidTest, Leaf1CarriesTheApicIdAndHypervisorBit) {
   auto host = amd_host();
   CpuTopology t{1, 4, 1};
@@ -69,7 +61,7 @@ TEST(CpuidTest, Leaf1CarriesTheApicIdAndHypervisorBit) {
 }
 
 TEST(CpuidTest, SingleCoreSocketsClearHtt) {
-  auto out = vmm::vcpu_cpuid(amd_host(), vmm::default_topology(2), 1);
+  auto out = vmm::vcpu_cpuid(amd_host(), CpuTopology{2, 1, 1}, 1);
   auto l1 = find(out, 1);
   EXPECT_FALSE(l1->edx & (1u << 28));
   EXPECT_EQ(l1->ebx >> 24, 1u);

@@ -1,0 +1,93 @@
+// The Intel 82540EM gigabit Ethernet controller (8086:100e), the NIC QEMU calls "e1000", as a
+// PCI function: BAR0 is the 128 KiB register window, BAR1 the 64-byte I/O window (IOADDR at 0,
+// IODATA at 4; 8254x SDM 13.1). Registers and descriptors follow the "PCI/PCI-X Family of Gigabit
+// Ethernet Controllers Software Developer's Manual" (8254x SDM).
+//
+// Simplifications, all invisible to Linux's e1000 driver:
+// - interrupt moderation (ITR) and the delay timers (RDTR, RADV, TIDV, TADV) are stored but not
+//   applied: every cause is signalled at once;
+// - no receive checksum offload: received descriptors carry IXSM ("ignore checksum");
+// - no VLAN tag insertion or stripping; tagged frames are filtered by VFTA when RCTL.VFE is set;
+// - sub-dword register accesses are reads of the whole dword (side effects included) and
+//   ignored writes.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "devices/interrupt_line.h"
+#include "devices/net/e1000_eeprom.h"
+#include "devices/net/e1000_phy.h"
+#include "devices/net/e1000_tx.h"
+#include "devices/net/net_backend.h"
+#include "devices/pci/pci_device.h"
+#include "memory/guest_memory.h"
+
+namespace devices::net {
+
+class E1000 final : public pci::PciDevice {
+ public:
+  static constexpr int kMmioBar = 0;
+  static constexpr uint64_t kMmioSize = 128 * 1024;
+  static constexpr int kIoBar = 1;
+  static constexpr uint64_t kIoSize = 64;
+  static constexpr uint16_t kVendorId = 0x8086;
+  static constexpr uint16_t kDeviceId = 0x100e;
+  static constexpr uint16_t kSubsystemId = 0x001e;  // "PRO/1000 MT Desktop Adapter"
+  // Receive frame limits without FCS: 1522 (a VLAN-tagged 1518-byte frame) unless RCTL.LPE,
+  // then the 16 KiB jumbo limit (SDM 3.2.2, "long packet enable").
+  static constexpr size_t kMaxNormalFrame = 1522;
+  static constexpr size_t kMaxLongFrame = 16 * 1024;
+
+  // `memory`, `irq` (INTA#) and `backend` must outlive the device. The constructor installs the
+  // device as the backend's receiver; the destructor detaches it.
+  E1000(const memory::GuestMemory& memory, InterruptLine& irq, std::array<uint8_t, 6> mac,
+        NetBackend& backend);
+  ~E1000() override;
+
+  void bar_read(int bar, uint64_t offset, std::span<std::byte> data) override;
+  void bar_write(int bar, uint64_t offset, std::span<const std::byte> data) override;
+
+  // A frame from the network (the backend's thread). False when the receive ring has too few
+  // free buffers right now; true when the frame was stored or deliberately dropped.
+  bool receive(std::span<const std::byte> frame);
+
+ private:
+  uint32_t& reg(uint32_t offset) { return regs_[offset / 4]; }
+  uint32_t read_register_locked(uint32_t offset);
+  // Returns true when the guest gave the receiver new buffers (the backend should retry).
+  bool write_register_locked(uint32_t offset, uint32_t value);
+  uint32_t read_statistic_locked(uint32_t offset);
+  void count(uint32_t offset, uint64_t amount = 1);
+  void count_frame(uint32_t bucket_base, std::span<const std::byte> frame);
+  void reset_locked();
+  void raise_locked(uint32_t causes);
+  void update_interrupt_locked();
+  bool bus_master() const;
+  void transmit_locked();
+  bool accept_locked(std::span<const std::byte> frame);
+  size_t rx_buffer_size_locked();
+  void warn_once(bool& warned, const char* what);
+
+  const memory::GuestMemory& memory_;
+  InterruptLine& irq_;
+  const std::array<uint8_t, 6> mac_;
+  NetBackend& backend_;
+
+  std::mutex mutex_;
+  std::vector<uint32_t> regs_;  // the register file, one dword per 4 bytes of BAR0
+  e1000::Eeprom eeprom_;
+  e1000::Phy phy_;
+  e1000::TxEngine tx_;
+  std::array<uint64_t, 64> stats_{};  // 0x4000..0x40FC; 64-bit counters live at their low half
+  uint32_t io_address_ = 0;
+  bool level_ = false;
+  bool warned_tx_ring_ = false;
+  bool warned_rx_ring_ = false;
+  bool warned_access_ = false;
+};
+
+}  // namespace devices::net
