@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "boot/bzimage.h"
+#include "boot/elf_kernel.h"
 
 namespace boot {
 namespace {
@@ -28,6 +29,9 @@ constexpr uint64_t kLowMemoryEnd = 0xa0000;  // the command line must end below 
 constexpr uint64_t kKernelAddr = 0x100000;   // where a bzImage's protected-mode code goes
 constexpr uint64_t kEntryOffset = 0x200;     // the 64-bit entry point (boot.rst, XLF_KERNEL_64)
 constexpr uint64_t kPageSize = 0x1000;
+// The x86 kernel's COMMAND_LINE_SIZE less its NUL: what an ELF kernel, which has no header to
+// say so, accepts.
+constexpr uint32_t kElfCmdlineSize = 2047;
 
 // boot.rst: type_of_loader 0xFF is "undefined" for a loader without an assigned id; heap_end_ptr
 // is the end of the real-mode heap minus 0x200, as the sample configuration uses 0xe000 - 0x200.
@@ -159,22 +163,55 @@ uint32_t high32(uint64_t v) { return static_cast<uint32_t>(v >> 32); }
 
 BootState load_linux(const memory::GuestMemory& mem, const LinuxImages& images,
                      std::span<const E820Entry> e820, uint64_t acpi_rsdp_gpa) {
-  // Check everything before writing anything.
-  BzImage kernel = parse_bzimage(images.kernel);
-  const setup_header& h = kernel.header;
+  // Check everything before writing anything. Both formats come down to pieces to copy, the RAM
+  // the kernel claims, its entry point and the setup header to hand it.
+  std::vector<std::pair<uint64_t, std::span<const std::byte>>> pieces;
+  setup_header h{};
+  std::span<const std::byte> header_bytes;
+  uint64_t kernel_begin = kKernelAddr;
+  uint64_t kernel_end = 0;
+  uint64_t entry = 0;
+  if (is_elf(images.kernel)) {
+    ElfKernel elf = parse_elf_kernel(images.kernel);
+    if (elf.begin < kKernelAddr)
+      throw std::runtime_error(
+          fmt::format("kernel: ELF segment at 0x{:x} is below 1 MiB, where the boot data "
+                      "lives",
+                      elf.begin));
+    for (const ElfSegment& seg : elf.segments) pieces.push_back({seg.paddr, seg.data});
+    kernel_begin = elf.begin;
+    kernel_end = elf.end;
+    entry = elf.entry;
+    // No setup header in the file: write the one a boot loader would have passed on (boot.rst,
+    // "The Real-Mode Kernel Header"), declaring the protocol version this loader follows.
+    h.boot_flag = 0xaa55;
+    h.header = 0x53726448;  // "HdrS"
+    h.version = kMinBootProtocol;
+    h.cmdline_size = kElfCmdlineSize;
+    h.initrd_addr_max = 0x7fffffff;
+    h.kernel_alignment = 0x200000;
+    h.xloadflags = XLF_KERNEL_64;
+    header_bytes = std::as_bytes(std::span(&h, 1));
+  } else {
+    BzImage kernel = parse_bzimage(images.kernel);
+    h = kernel.header;
+    header_bytes = kernel.header_bytes;
+    Range init_area = kernel_init_area(h);
+    kernel_end = std::max(kKernelAddr + kernel.protected_mode.size(), init_area.end);
+    pieces.push_back({kKernelAddr, kernel.protected_mode});
+    entry = kKernelAddr + kEntryOffset;
+  }
   check_cmdline(images.cmdline, h.cmdline_size);
   if (e820.size() > kMaxE820Entries)
     throw std::runtime_error(fmt::format("e820: {} entries, the zero page holds at most {}",
                                          e820.size(), kMaxE820Entries));
 
-  Range init_area = kernel_init_area(h);
-  uint64_t kernel_end = std::max(kKernelAddr + kernel.protected_mode.size(), init_area.end);
   uint64_t ram_top = low_ram_top(mem, e820);
   if (kernel_end > ram_top)
-    throw std::runtime_error(fmt::format(
-        "boot: guest RAM too small: the kernel needs RAM from 0x{:x} to 0x{:x} (init_size 0x{:x} "
-        "at 0x{:x}), RAM from 1 MiB ends at 0x{:x}",
-        kKernelAddr, kernel_end, uint32_t{h.init_size}, init_area.begin, ram_top));
+    throw std::runtime_error(
+        fmt::format("boot: guest RAM too small: the kernel needs RAM from 0x{:x} to 0x{:x}, "
+                    "RAM from 1 MiB ends at 0x{:x}",
+                    kernel_begin, kernel_end, ram_top));
   uint64_t initrd_addr = 0;
   if (!images.initrd.empty())
     initrd_addr = place_initrd(images.initrd.size(), kernel_end,
@@ -182,7 +219,7 @@ BootState load_linux(const memory::GuestMemory& mem, const LinuxImages& images,
 
   boot_params params{};
   std::memcpy(reinterpret_cast<std::byte*>(&params) + offsetof(boot_params, hdr),
-              kernel.header_bytes.data(), kernel.header_bytes.size());
+              header_bytes.data(), header_bytes.size());
   params.hdr.type_of_loader = kLoaderUndefined;
   params.hdr.loadflags |= CAN_USE_HEAP;
   params.hdr.heap_end_ptr = kHeapEndPtr;
@@ -210,11 +247,11 @@ BootState load_linux(const memory::GuestMemory& mem, const LinuxImages& images,
   write_or_throw(mem, kPml4Addr, std::as_bytes(std::span(tables)), "page tables");
   std::span<const char> cmdline(images.cmdline.c_str(), images.cmdline.size() + 1);
   write_or_throw(mem, kCmdlineAddr, std::as_bytes(cmdline), "command line");
-  write_or_throw(mem, kKernelAddr, kernel.protected_mode, "kernel");
+  for (const auto& [gpa, bytes] : pieces) write_or_throw(mem, gpa, bytes, "kernel");
   if (!images.initrd.empty()) write_or_throw(mem, initrd_addr, images.initrd, "initrd");
 
   return BootState{
-      .entry_rip = kKernelAddr + kEntryOffset,
+      .entry_rip = entry,
       .boot_params_gpa = kBootParamsAddr,
       .cr3 = kPml4Addr,
       .gdt_base = kGdtAddr,

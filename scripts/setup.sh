@@ -143,10 +143,20 @@ if [[ ! -e $hello || $hello -ot $repo/scripts/hello-init.sh || $hello -ot $repo/
   log "building $hello"
   "$repo/scripts/mkinitramfs.sh" "$hello" "$repo/scripts/hello-init.sh"
 fi
+# The e2e guest: busybox, plus dmidecode and lscpu with the libraries they load, so that the
+# guest itself can judge its SMBIOS tables and CPU topology.
 test_guest=$guest/test-guest.cpio.gz
 if [[ ! -e $test_guest || $test_guest -ot $repo/tests/e2e/guest-init.sh ||
-  $test_guest -ot $repo/scripts/mkinitramfs.sh || $test_guest -ot $guest/kernel-version ]]; then
+  $test_guest -ot $repo/scripts/mkinitramfs.sh || $test_guest -ot $guest/kernel-version ||
+  $test_guest -ot $repo/scripts/setup.sh ]]; then
   log "building $test_guest"
-  "$repo/scripts/mkinitramfs.sh" "$test_guest" "$repo/tests/e2e/guest-init.sh"
+  tools=()
+  for bin in /usr/sbin/dmidecode /usr/bin/lscpu; do
+    tools+=(--add "$bin:/usr/bin/${bin##*/}")
+    while read -r lib; do
+      tools+=(--add "$(readlink -f "$lib"):$lib")
+    done < <(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+  done
+  "$repo/scripts/mkinitramfs.sh" "$test_guest" "$repo/tests/e2e/guest-init.sh" "${tools[@]}"
 fi
 log "ready (guest kernel $kver)"

@@ -102,6 +102,13 @@ std::vector<kvm_cpuid_entry2> vcpu_cpuid(std::span<const kvm_cpuid_entry2> suppo
           e.ecx = 0;
         }
         break;
+      case 0x40000001:
+        // EDX holds KVM's hints (Documentation/virt/kvm/x86/cpuid.rst); KVM reports
+        // KVM_HINTS_REALTIME as supported, but it promises the guest that its vCPUs are never
+        // preempted, which only a VMM with dedicated host CPUs may claim (QEMU:
+        // kvm-hint-dedicated, off by default).
+        e.edx = 0;
+        break;
       default:
         break;
     }

@@ -12,5 +12,5 @@ work=$repo/var/bench
 mkdir -p "$work"
 exec "$repo/scripts/kvm-sandbox" --timeout 1800 --rw "$work" -- \
   python3 "$repo/tests/bench/boot_bench.py" --minivmm "$build/minivmm" \
-  --kernel "$repo/var/guest/vmlinuz" --initrd "$repo/var/guest/test-guest.cpio.gz" \
+  --kernel "$repo/var/guest/vmlinuz" --vmlinux "$repo/var/guest/vmlinux" --initrd "$repo/var/guest/test-guest.cpio.gz" \
   --workdir "$work" "$@"

@@ -36,6 +36,13 @@ for cpu in /sys/devices/system/cpu/cpu[0-9]*; do
   echo "MVM cpu ${cpu##*cpu} package=$(cat $t/physical_package_id) core=$(cat $t/core_id) siblings=$(cat $t/thread_siblings_list)"
 done
 echo "MVM dmi_uuid $(cat /sys/class/dmi/id/product_uuid 2>/dev/null)"
+dmidecode >/tmp/dmi.txt 2>&1
+echo "MVM dmidecode_status $? structures=$(grep -c '^Handle ' /tmp/dmi.txt) complaints=$(grep -ciE 'wrong|invalid|warning|bad index|out of spec|truncated' /tmp/dmi.txt)"
+lscpu >/tmp/lscpu.txt 2>&1
+for key in "Socket(s)" "Core(s) per socket" "Thread(s) per core" "NUMA node(s)"; do
+  value=$(grep "^$key:" /tmp/lscpu.txt | cut -d: -f2 | tr -d ' ')
+  echo "MVM lscpu $(echo "$key" | tr -d ' ')=$value"
+done
 echo "MVM dmi_product $(cat /sys/class/dmi/id/product_name 2>/dev/null)"
 echo "MVM cmdline $(cat /proc/cmdline)"
 echo "MVM uptime $(cut -d' ' -f1 /proc/uptime)"

@@ -17,7 +17,11 @@ import threading
 import time
 import traceback
 
-BOOT_TIMEOUT = 180  # seconds; a nested guest boots in about 10 s
+BOOT_TIMEOUT = 150  # seconds; a nested guest boots in about 10 s
+
+
+class Hang(AssertionError):
+    """The guest made no progress in time: reported as a hang, not as a wrong result."""
 
 
 class Guest:
@@ -58,8 +62,12 @@ class Guest:
                 if len(matches) >= count:
                     return matches[count - 1]
                 left = deadline - time.monotonic()
-                if left <= 0 or (self.proc.poll() is not None and not self.reader.is_alive()):
-                    raise AssertionError(f"no console line matching {pattern!r}\n" + self.tail())
+                if self.proc.poll() is not None and not self.reader.is_alive():
+                    raise AssertionError(f"minivmm exited before a console line matching "
+                                         f"{pattern!r}\n" + self.tail())
+                if left <= 0:
+                    raise Hang(f"HANG: no console line matching {pattern!r} within {timeout} s\n"
+                               + self.tail())
                 self.cond.wait(min(left, 1.0))
 
     def send(self, data):
@@ -72,7 +80,7 @@ class Guest:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"minivmm did not exit within {timeout} s\n" + self.tail())
+            raise Hang(f"HANG: minivmm did not exit within {timeout} s\n" + self.tail())
         self.reader.join(10)
         return code
 
@@ -142,6 +150,10 @@ def test_boot_report(args):
         memtotal = int(r["memtotal_kib"][0])
         # The kernel keeps its own image and reservations out of MemTotal: a few tens of MiB.
         check(400 * 1024 < memtotal <= 512 * 1024, f"MemTotal {memtotal} KiB for 512 MiB", guest)
+        # Without a topology in the config, QEMU's pc-i440fx-2.9 rule: one socket per vCPU.
+        lscpu = dict(line.split("=", 1) for line in r.get("lscpu", []))
+        check(lscpu.get("Socket(s)") == "2" and lscpu.get("Core(s)persocket") == "1",
+              f"lscpu says {lscpu}", guest)
         check(r["cmdline"][0] == config["kernel"]["cmdline"],
               f"cmdline {r['cmdline'][0]!r}, want {config['kernel']['cmdline']!r}", guest)
         return f"nproc=2 MemTotal={memtotal} KiB uptime={r['uptime'][0]} s"
@@ -280,6 +292,13 @@ def test_guest_numa_smbios_topology(args):
               cpus.get("1") == ["package=0", "core=1", "siblings=1"],
               f"topology {cpus}", guest)
         check(r.get("dmi_uuid") == [uuid], f"product_uuid {r.get('dmi_uuid')}", guest)
+        dmi = dict(kv.split("=") for kv in r["dmidecode_status"][0].split()[1:])
+        check(r["dmidecode_status"][0].startswith("0 ") and int(dmi["structures"]) >= 9 and
+              dmi["complaints"] == "0", f"dmidecode in the guest: {r['dmidecode_status']}", guest)
+        lscpu = dict(line.split("=", 1) for line in r.get("lscpu", []))
+        want = {"Socket(s)": "1", "Core(s)persocket": "2", "Thread(s)percore": "1",
+                "NUMAnode(s)": "3"}
+        check(lscpu == want, f"lscpu says {lscpu}, want {want}", guest)
         check(r.get("dmi_product") == ["numa-vm"], f"product_name {r.get('dmi_product')}", guest)
         with open(guest.stderr_path) as f:
             err = f.read()
@@ -398,16 +417,30 @@ def main():
     for test in TESTS:
         if args.filter not in test.__name__:
             continue
-        start = time.monotonic()
-        try:
-            detail = test(args)
-            passed += 1
-            print(f"PASS {test.__name__} ({time.monotonic() - start:.1f} s): {detail}", flush=True)
-        except Exception as e:  # noqa: BLE001 - every failure is reported, none stops the run
-            failed += 1
-            print(f"FAIL {test.__name__} ({time.monotonic() - start:.1f} s): {e}", flush=True)
-            if not isinstance(e, AssertionError):
-                traceback.print_exc()
+        # Nested KVM in the sandbox (TCG emulating SVM) now and then stalls a guest CPU for good
+        # (an RCU stall with no NMI answer; QEMU was seen to do it there too). Such a hang is
+        # printed in full and the test runs once more; a second hang, or any wrong result,
+        # fails it.
+        for attempt in (1, 2):
+            start = time.monotonic()
+            try:
+                detail = test(args)
+                passed += 1
+                note = " (after a hang on the first attempt)" if attempt == 2 else ""
+                print(f"PASS {test.__name__} ({time.monotonic() - start:.1f} s){note}: {detail}",
+                      flush=True)
+                break
+            except Hang as e:
+                print(f"HANG {test.__name__} attempt {attempt} "
+                      f"({time.monotonic() - start:.1f} s): {e}", flush=True)
+                if attempt == 2:
+                    failed += 1
+            except Exception as e:  # noqa: BLE001 - every failure is reported, none stops the run
+                failed += 1
+                print(f"FAIL {test.__name__} ({time.monotonic() - start:.1f} s): {e}", flush=True)
+                if not isinstance(e, AssertionError):
+                    traceback.print_exc()
+                break
     print(f"e2e: {passed} passed, {failed} failed", flush=True)
     return 1 if failed or not passed else 0
 

@@ -98,6 +98,17 @@ TEST(CpuidTest, AmdLeavesAgreeWithTheTopology) {
   EXPECT_TRUE(find(out, 0x80000001)->ecx & (1u << 1));  // CmpLegacy
 }
 
+TEST(CpuidTest, KvmHintsAreNotPassedOn) {
+  auto host = amd_host();
+  auto kvm = leaf(0x40000001);
+  kvm.eax = 0x01007afb;  // KVM features stay
+  kvm.edx = 1;           // KVM_HINTS_REALTIME: "vCPUs are never preempted"
+  host.push_back(kvm);
+  auto out = vmm::vcpu_cpuid(host, CpuTopology{2, 1, 1}, 0);
+  EXPECT_EQ(find(out, 0x40000001)->eax, 0x01007afbu);
+  EXPECT_EQ(find(out, 0x40000001)->edx, 0u);
+}
+
 TEST(CpuidTest, IntelLeaf4CountsCoresPerPackage) {
   std::vector<kvm_cpuid_entry2> host = {leaf(0), leaf(4, 0), leaf(4, 3)};
   host[1].eax = 0x121;  // L1 data cache: type 1, level 1
