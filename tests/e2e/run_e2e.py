@@ -179,24 +179,32 @@ def test_placement(args):
     pin = [allowed[1], allowed[0]]  # crossed on purpose: vCPU 0 on the second CPU
     config = base_config(args, "mvm.mode=hold mvm.touch_mib=128", debug_threads=True)
     config["cpus"]["pin"] = pin
+    # The exit and thread knobs: KVM accepts them (or minivmm would refuse to start), and every
+    # thread that is not a vCPU runs on the emulator CPU.
+    config["cpus"].update(cpu_pm=True, halt_poll_ns=20000, emulator_pin=[allowed[0]])
     config["memory"] = {"size": "512M", "numa": [
         {"size": "512M", "host_nodes": [1], "policy": "bind", "cpus": [0, 1]}]}
     guest = Guest(args, config, "placement")
     try:
         guest.wait_for(r"^MVM ready")
         pid = guest.proc.pid
-        threads = {}
+        threads, others = {}, []
         for tid in os.listdir(f"/proc/{pid}/task"):
             with open(f"/proc/{pid}/task/{tid}/comm") as f:
                 comm = f.read().strip()
             with open(f"/proc/{pid}/task/{tid}/status") as f:
                 allowed_list = re.search(r"Cpus_allowed_list:\s*(\S+)", f.read()).group(1)
-            threads[comm] = allowed_list
+            if comm.endswith("/KVM"):
+                threads[comm] = allowed_list
+            else:
+                others.append((comm, allowed_list))
         for i, cpu in enumerate(pin):
             name = f"CPU {i}/KVM"
             check(name in threads, f"no thread named {name!r}: {sorted(threads)}", guest)
             check(threads[name] == str(cpu),
                   f"{name} may run on {threads[name]}, want {cpu}", guest)
+        check(others and all(cpus == str(allowed[0]) for _, cpus in others),
+              f"emulator threads {others}, want all on {allowed[0]}", guest)
         bound = []
         with open(f"/proc/{pid}/numa_maps") as f:
             for line in f:
@@ -212,7 +220,8 @@ def test_placement(args):
         guest.send(b"go\n")
         code = guest.wait_exit()
         check(code == 0, f"exit status {code}, want 0", guest)
-        return f"pins {pin} ok, {on_node1 // 1024} MiB on node 1, 0 elsewhere"
+        return (f"pins {pin} ok, emulator threads on {allowed[0]}, {on_node1 // 1024} MiB on "
+                f"node 1, 0 elsewhere")
     finally:
         guest.close()
 
