@@ -3,40 +3,51 @@
 #
 #   tests/e2e/run.sh [BUILD_DIR] [-k NAME]
 #
-# Guests need /dev/kvm and the placement tests need a host with four NUMA nodes. Where /dev/kvm
-# opens and the host has four nodes they run directly; otherwise all of them run in one KVM sandbox
-# (scripts/kvm-sandbox) that emulates a 4-node host. A sandbox hang is reported as a hang
-# (exit 124) and counts as a failure. Needs scripts/setup.sh to have run.
+# Guests need /dev/kvm and the placement tests need a host with four NUMA nodes. Where hardware
+# KVM is here and the host has four nodes they run directly; otherwise each test runs in its own
+# KVM sandbox (scripts/kvm-sandbox) that emulates a 4-node host. The sandbox (nested KVM under
+# TCG) was seen to freeze now and then; such a run is reported as a hang and made once more, and
+# a second hang fails the test. Ends with "e2e: N passed, N failed". Needs scripts/setup.sh.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${1:-$repo/build}
 [[ $# -gt 0 ]] && shift
+filter=
+if [[ ${1:-} == -k ]]; then filter=$2; fi
 work=$repo/var/e2e
 rm -rf "$work"
 mkdir -p "$work"
 
 cmd=(python3 "$repo/tests/e2e/run_e2e.py" --minivmm "$build/minivmm"
   --kernel "$repo/var/guest/vmlinuz" --initrd "$repo/var/guest/test-guest.cpio.gz"
-  --workdir "$work" "$@")
+  --workdir "$work")
 
 # Hardware KVM, not just any /dev/kvm (some machines have a paravirtual one that cannot run
 # ordinary guests): the same test scripts/kvm-sandbox makes.
 nodes=$(find /sys/devices/system/node -maxdepth 1 -name 'node[0-9]*' 2>/dev/null | wc -l)
 if [[ -c /dev/kvm && (-d /sys/module/kvm_amd || -d /sys/module/kvm_intel) ]] && ((nodes >= 4)); then
-  exec timeout 1200 "${cmd[@]}"
+  exec timeout 1200 "${cmd[@]}" -k "$filter"
 fi
-# The sandbox itself (its kernel running nested KVM under TCG) was seen to freeze now and then:
-# that is reported, and the run is made once more.
-for attempt in 1 2; do
-  status=0
-  "$repo/scripts/kvm-sandbox" --sandbox --numa 4 --timeout 1500 --rw "$work" -- "${cmd[@]}" ||
-    status=$?
-  ((status == 124 || status == 125)) || break
-  echo "e2e: the KVM sandbox produced no result (status $status) on attempt $attempt"
+
+passed=0 failed=0
+for test in $(python3 "$repo/tests/e2e/run_e2e.py" --list); do
+  [[ $test == *"$filter"* ]] || continue
+  for attempt in 1 2; do
+    log=$(mktemp)
+    status=0
+    "$repo/scripts/kvm-sandbox" --sandbox --numa 4 --timeout 420 --rw "$work" -- \
+      "${cmd[@]}" -k "$test" 2>&1 | tee "$log" || status=${PIPESTATUS[0]}
+    summary=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
+    rm -f "$log"
+    if [[ -n $summary ]]; then
+      passed=$((passed + $(sed -E 's/^e2e: ([0-9]+) passed.*/\1/' <<<"$summary")))
+      failed=$((failed + $(sed -E 's/.*passed, ([0-9]+) failed.*/\1/' <<<"$summary")))
+      break
+    fi
+    echo "e2e: HANG: the KVM sandbox gave no result for $test (status $status, attempt $attempt)"
+    ((attempt == 2)) && failed=$((failed + 1))
+  done
 done
-if ((status == 124 || status == 125)); then
-  # No result from the sandbox: the summary line the test runner would have printed is missing.
-  echo "e2e: 0 passed, 1 failed (the KVM sandbox hung or failed to start, status $status)"
-fi
-exit "$status"
+echo "e2e: $passed passed, $failed failed"
+((failed == 0 && passed > 0))

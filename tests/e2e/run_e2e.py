@@ -415,12 +415,16 @@ TESTS = [
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--minivmm", required=True)
-    parser.add_argument("--kernel", required=True)
-    parser.add_argument("--initrd", required=True)
-    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--minivmm")
+    parser.add_argument("--kernel")
+    parser.add_argument("--initrd")
+    parser.add_argument("--workdir")
     parser.add_argument("-k", dest="filter", default="", help="run tests whose name has this")
+    parser.add_argument("--list", action="store_true", help="print the test names and exit")
     args = parser.parse_args()
+    if args.list:
+        print("\n".join(test.__name__ for test in TESTS))
+        return 0
     os.makedirs(args.workdir, exist_ok=True)
     passed = failed = 0
     for test in TESTS:
