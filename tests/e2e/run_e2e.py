@@ -244,9 +244,10 @@ def node_pages(pid):
 
 
 def test_guest_numa_smbios_topology(args):
-    """Three guest nodes of unequal sizes (one without CPUs) on an emulated 4-node host: the
-    guest sees them (SRAT, SLIT), its topology and SMBIOS UUID; touched pages of guest node 0
-    sit on host node 0, of node 1 on host node 3, of node 2 on host node 2."""
+    """Three guest nodes of unequal sizes (one without CPUs, preallocated) on an emulated 4-node
+    host: the guest sees them (SRAT, SLIT), its topology (lscpu) and SMBIOS (dmidecode, UUID);
+    touched pages of guest node 0 sit on host node 0, of node 1 on host node 3, of node 2 on
+    host node 2."""
     host_nodes = [n for n in os.listdir("/sys/devices/system/node") if re.match(r"node\d+$", n)]
     check(len(host_nodes) >= 4, f"the host has {len(host_nodes)} NUMA nodes; need 4")
     uuid = "9bc02bdb-58b3-4bb0-b00e-313bdae0ac81"
@@ -258,7 +259,7 @@ def test_guest_numa_smbios_topology(args):
         "numa": [
             {"size": f"{sizes[0]}M", "host_nodes": [0], "cpus": [0]},
             {"size": f"{sizes[1]}M", "host_nodes": [3], "cpus": [1]},
-            {"size": f"{sizes[2]}M", "host_nodes": [2]},
+            {"size": f"{sizes[2]}M", "host_nodes": [2], "prealloc": True},
         ],
         "distances": [[10, 21, 31], [21, 10, 41], [31, 41, 10]],
     }
@@ -274,6 +275,9 @@ def test_guest_numa_smbios_topology(args):
                   guest)
             check(on >= 128 * 1024,
                   f"guest node {guest_node}: only {on} KiB on host node {host_node}", guest)
+        # Guest node 2 is preallocated: all of it is resident, on its host node.
+        check(pages["2"].get(2, 0) >= sizes[2] * 1024,
+              f"preallocated guest node 2 has only {pages['2'].get(2, 0)} KiB resident", guest)
         guest.send(b"go\n")
         code = guest.wait_exit()
         check(code == 0, f"exit status {code}, want 0", guest)
