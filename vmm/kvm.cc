@@ -30,7 +30,7 @@ int checked_ioctl(int fd, unsigned long request, const char* name, Args... args)
   return ret;
 }
 
-// The KVM structures that end in a flexible array (kvm_cpuid2, kvm_msrs, kvm_msr_list) cannot be
+// The KVM structures that end in a flexible array (kvm_cpuid2, kvm_msrs) cannot be
 // used from C++ with Debian 12's headers: their __DECLARE_FLEX_ARRAY puts an empty struct before
 // the array, which is one byte in C++ and none in C. That moves the array and changes sizeof,
 // and with it the ioctl numbers, which encode the size. So these are spelled here with the C
@@ -43,14 +43,9 @@ struct MsrsHeader {
   uint32_t nmsrs;
   uint32_t pad;
 };
-struct MsrListHeader {
-  uint32_t nmsrs;
-};
 constexpr unsigned long kGetSupportedCpuid =
     _IOC(_IOC_READ | _IOC_WRITE, KVMIO, 0x05, sizeof(CpuidHeader));
 constexpr unsigned long kSetCpuid2 = _IOC(_IOC_WRITE, KVMIO, 0x90, sizeof(CpuidHeader));
-constexpr unsigned long kGetMsrIndexList =
-    _IOC(_IOC_READ | _IOC_WRITE, KVMIO, 0x02, sizeof(MsrListHeader));
 constexpr unsigned long kSetMsrs = _IOC(_IOC_WRITE, KVMIO, 0x89, sizeof(MsrsHeader));
 
 // A header followed by `n` entries, as one buffer.
@@ -100,16 +95,6 @@ std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
     if (errno != E2BIG) fail("KVM_GET_SUPPORTED_CPUID");
   }
   throw std::runtime_error("KVM_GET_SUPPORTED_CPUID: too many entries");
-}
-
-std::vector<uint32_t> Kvm::msr_index_list() const {
-  MsrListHeader probe{};
-  if (ioctl(fd_.get(), kGetMsrIndexList, &probe) < 0 && errno != E2BIG)
-    fail("KVM_GET_MSR_INDEX_LIST");
-  FlexArray<MsrListHeader, uint32_t> buf(probe.nmsrs);
-  buf.header()->nmsrs = probe.nmsrs;
-  checked_ioctl(fd_.get(), kGetMsrIndexList, "KVM_GET_MSR_INDEX_LIST", buf.header());
-  return {buf.entries(), buf.entries() + buf.header()->nmsrs};
 }
 
 Vm Kvm::create_vm() const {
@@ -185,12 +170,6 @@ bool Vcpu::run() const {
     return false;
   }
   fail("KVM_RUN");
-}
-
-kvm_regs Vcpu::get_regs() const {
-  kvm_regs regs{};
-  checked_ioctl(fd_.get(), KVM_GET_REGS, "KVM_GET_REGS", &regs);
-  return regs;
 }
 
 void Vcpu::set_regs(const kvm_regs& regs) const {

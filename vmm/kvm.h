@@ -26,7 +26,6 @@ class Kvm {
   // Throws "KVM lacks <name>" when the capability is absent.
   void require(int cap, const char* name) const;
   std::vector<kvm_cpuid_entry2> supported_cpuid() const;
-  std::vector<uint32_t> msr_index_list() const;
   size_t vcpu_mmap_size() const { return vcpu_mmap_size_; }
   Vm create_vm() const;
 
@@ -67,7 +66,6 @@ class Vcpu {
   // AP woken from wait-for-SIPI), true when the guest exited for a reason in run_state().
   bool run() const;
 
-  kvm_regs get_regs() const;
   void set_regs(const kvm_regs& regs) const;
   kvm_sregs get_sregs() const;
   void set_sregs(const kvm_sregs& sregs) const;

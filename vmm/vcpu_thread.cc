@@ -2,7 +2,6 @@
 
 #include <sched.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -61,7 +60,6 @@ std::string VcpuThread::wait_started() {
 }
 
 void VcpuThread::main() {
-  tid_.store(static_cast<pid_t>(syscall(SYS_gettid)));
   if (!options_.host_cpus.empty()) {
     cpu_set_t set;
     CPU_ZERO(&set);

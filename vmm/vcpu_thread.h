@@ -40,7 +40,6 @@ class VcpuThread {
   void kick();
   // Waits until the thread has applied its affinity and name (or failed to); returns the error.
   std::string wait_started();
-  pid_t tid() const { return tid_.load(); }
 
  private:
   void main();
@@ -52,7 +51,6 @@ class VcpuThread {
   Options options_;
   std::function<void(VcpuEvent)> on_event_;
   std::atomic<bool> stop_{false};
-  std::atomic<pid_t> tid_{0};
   std::atomic<int> started_{0};  // 0 starting, 1 running, 2 failed
   std::string start_error_;
   std::thread thread_;
