@@ -19,6 +19,16 @@ namespace {
 
 constexpr uint64_t kDirectAlign = AlignedBuffer::kAlign;
 
+// After a short preadv/pwritev of `done` bytes: step `first` past the iovecs it completed and trim
+// the one it stopped in, so the next call carries on where this one ended.
+void skip_done(std::vector<iovec>& v, size_t& first, size_t done) {
+  while (first < v.size() && done >= v[first].iov_len) done -= v[first++].iov_len;
+  if (done > 0) {
+    v[first].iov_base = static_cast<std::byte*>(v[first].iov_base) + done;
+    v[first].iov_len -= done;
+  }
+}
+
 [[noreturn]] void throw_io(int err, const std::string& path, const char* op) {
   throw IoError(err, path + ": " + op + " failed: " + std::strerror(err));
 }
@@ -120,12 +130,7 @@ void File::readv_at(uint64_t offset, const IoVector& iov) const {
       return;
     }
     pos += static_cast<uint64_t>(n);
-    size_t left = static_cast<size_t>(n);
-    while (first < v.size() && left >= v[first].iov_len) left -= v[first++].iov_len;
-    if (left > 0) {
-      v[first].iov_base = static_cast<std::byte*>(v[first].iov_base) + left;
-      v[first].iov_len -= left;
-    }
+    skip_done(v, first, static_cast<size_t>(n));
   }
 }
 
@@ -147,12 +152,7 @@ void File::writev_at(uint64_t offset, const IoVector& iov) {
     }
     if (n == 0) throw_io(ENOSPC, path_, "write");
     pos += static_cast<uint64_t>(n);
-    size_t left = static_cast<size_t>(n);
-    while (first < v.size() && left >= v[first].iov_len) left -= v[first++].iov_len;
-    if (left > 0) {
-      v[first].iov_base = static_cast<std::byte*>(v[first].iov_base) + left;
-      v[first].iov_len -= left;
-    }
+    skip_done(v, first, static_cast<size_t>(n));
   }
 }
 

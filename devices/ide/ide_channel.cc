@@ -385,12 +385,16 @@ void IdeChannel::start_disk_transfer(Drive& d, bool lba48, bool write, bool dma,
   }
   if (!write) return read_disk_block();
   // PIO data-out: the first block is requested without an interrupt (section 11.5).
-  const uint64_t n = std::min<uint64_t>(transfer_.remaining, block);
+  request_pio_out_block();
+}
+
+void IdeChannel::request_pio_out_block() {
+  const uint64_t n = std::min<uint64_t>(transfer_.remaining, transfer_.block);
   buffer_.assign(n * kSectorSize, std::byte{0});
   pos_ = 0;
   chunk_end_ = buffer_.size();
   phase_ = Phase::kPioOut;
-  d.status = kStatusDrdy | kStatusDsc | kStatusDrq;
+  active().status = kStatusDrdy | kStatusDsc | kStatusDrq;
 }
 
 void IdeChannel::execute_diagnostic() {
@@ -444,13 +448,7 @@ void IdeChannel::write_disk_block() {
   d.config.block->write(offset, {std::span<const std::byte>(*buf)}, tracked([this, buf](int error) {
                           if (error != 0) return io_error(active(), error, "write");
                           if (transfer_.remaining == 0) return disk_write_done();
-                          const uint64_t next =
-                              std::min<uint64_t>(transfer_.remaining, transfer_.block);
-                          buffer_.assign(next * kSectorSize, std::byte{0});
-                          pos_ = 0;
-                          chunk_end_ = buffer_.size();
-                          phase_ = Phase::kPioOut;
-                          active().status = kStatusDrdy | kStatusDsc | kStatusDrq;
+                          request_pio_out_block();
                           raise_irq();
                         }));
 }

@@ -106,6 +106,8 @@ class IdeChannel {
   void send_pio_in(std::vector<std::byte> data);
   void read_disk_block();
   void write_disk_block();
+  // Sets up the buffer for the next PIO data-out block and asks for it with DRQ (no interrupt).
+  void request_pio_out_block();
   void disk_write_done();
   void send_cd_chunk();
   void read_cd_chunk();
