@@ -1,6 +1,8 @@
 // Parsing and validation of the config file; the rules are in config.h.
 #include "vmm/config.h"
 
+#include "vmm/config_json.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -15,7 +17,7 @@
 namespace vmm {
 namespace {
 
-using nlohmann::json;
+using namespace config_json;
 namespace fs = std::filesystem;
 
 constexpr uint64_t kPageSize = 4096;
@@ -31,41 +33,6 @@ constexpr size_t kMaxGuestNodes = 128;
 constexpr uint64_t kMaxInt = std::numeric_limits<int>::max();
 constexpr uint64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
 
-[[noreturn]] void fail(const std::string& key, const std::string& what) {
-  throw ConfigError(key + ": " + what);
-}
-
-std::string member(const std::string& path, std::string_view key) {
-  return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
-
-std::string element(const std::string& path, size_t index) {
-  return path + "[" + std::to_string(index) + "]";
-}
-
-// The JSON text of a value, shortened, for messages. Invalid UTF-8 is replaced, not thrown on.
-std::string render(const json& v) {
-  std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (text.size() > 60) text = text.substr(0, 57) + "...";
-  return text;
-}
-
-std::string quote(const std::string& s) { return render(json(s)); }
-
-[[noreturn]] void type_error(const std::string& key, std::string_view expected, const json& v) {
-  std::string got = v.is_null() ? "null" : std::string(v.type_name()) + " " + render(v);
-  fail(key, "expected " + std::string(expected) + ", got " + got);
-}
-
-// 4096 -> "4K", 3 << 30 -> "3G", 4097 -> "4097".
-std::string format_size(uint64_t n) {
-  for (auto [shift, suffix] : {std::pair{40, 'T'}, {30, 'G'}, {20, 'M'}, {10, 'K'}}) {
-    uint64_t unit = uint64_t{1} << shift;
-    if (n != 0 && n % unit == 0) return std::to_string(n / unit) + suffix;
-  }
-  return std::to_string(n);
-}
-
 // {0,1,2,3,8} -> "0-3,8": the notation of taskset and /sys/devices/system/cpu.
 std::string format_cpu_list(std::vector<int> cpus) {
   std::sort(cpus.begin(), cpus.end());
@@ -79,65 +46,6 @@ std::string format_cpu_list(std::vector<int> cpus) {
     i = j + 1;
   }
   return out.empty() ? "none" : out;
-}
-
-const json& expect_array(const json& v, const std::string& key) {
-  if (!v.is_array()) type_error(key, "an array", v);
-  return v;
-}
-
-// An object at `path` (empty: the top level) whose keys must all be in `known`.
-const json& expect_object(const json& v, const std::string& path,
-                          std::initializer_list<std::string_view> known) {
-  if (!v.is_object()) type_error(path.empty() ? "(top level)" : path, "an object", v);
-  for (const auto& [key, value] : v.items()) {
-    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    std::string list;
-    for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-    fail(member(path, key), "unknown key (expected one of: " + list + ")");
-  }
-  return v;
-}
-
-const json* find(const json& object, const std::string& key) {
-  auto it = object.find(key);
-  return it == object.end() ? nullptr : &*it;
-}
-
-bool read_bool(const json& v, const std::string& key) {
-  if (!v.is_boolean()) type_error(key, "true or false", v);
-  return v.get<bool>();
-}
-
-// No config string has a use for NUL: it would silently cut a path or the command line short.
-std::string read_string(const json& v, const std::string& key) {
-  if (!v.is_string()) type_error(key, "a string", v);
-  const std::string& s = v.get_ref<const std::string&>();
-  if (s.find('\0') != std::string::npos) fail(key, "contains a NUL character");
-  return s;
-}
-
-uint64_t read_uint(const json& v, const std::string& key, uint64_t max) {
-  if (!v.is_number_integer()) type_error(key, "a whole number", v);
-  // Values built in code rather than parsed may be signed even when positive.
-  if (!v.is_number_unsigned() && v.get<int64_t>() < 0) fail(key, render(v) + " is negative");
-  uint64_t n = v.get<uint64_t>();
-  if (n > max) fail(key, render(v) + " is more than " + std::to_string(max));
-  return n;
-}
-
-// One of a fixed set of strings, mapped to its value.
-template <class T>
-T read_choice(const json& v, const std::string& key,
-              std::initializer_list<std::pair<std::string_view, T>> choices) {
-  std::string s = read_string(v, key);
-  std::string list;
-  for (const auto& [text, value] : choices) {
-    if (s == text) return value;
-    list += (list.empty() ? "\"" : ", \"") + std::string(text) + "\"";
-  }
-  fail(key, quote(s) + " is not supported (expected " +
-                (choices.size() == 1 ? list : "one of " + list) + ")");
 }
 
 std::array<uint8_t, 16> parse_uuid(const std::string& s, const std::string& key) {
@@ -162,29 +70,6 @@ std::array<uint8_t, 16> parse_uuid(const std::string& s, const std::string& key)
     i += 2;
   }
   return out;
-}
-
-// A file named relative to base_dir that must exist, be a regular file and be readable.
-fs::path read_file_path(const json& v, const std::string& key, const fs::path& base_dir) {
-  std::string given = read_string(v, key);
-  if (given.empty()) fail(key, "is empty");
-  fs::path path = (base_dir / given).lexically_normal();
-  std::error_code ec;
-  fs::file_status st = fs::status(path, ec);
-  if (!fs::exists(st)) {
-    if (ec && ec != std::errc::no_such_file_or_directory) {
-      fail(key,
-           "file " + quote(given) + " cannot be reached (" + path.string() + "): " + ec.message());
-    }
-    fail(key, "file " + quote(given) + " not found (looked in " + path.string() + ")");
-  }
-  if (!fs::is_regular_file(st)) {
-    fail(key, quote(given) + " is not a regular file (" + path.string() + ")");
-  }
-  if (!std::ifstream(path, std::ios::binary)) {
-    fail(key, "file " + quote(given) + " cannot be read (" + path.string() + ")");
-  }
-  return path;
 }
 
 // Guest RAM is mapped and registered with KVM in whole pages.
@@ -494,18 +379,6 @@ KernelConfig parse_kernel(const json* v, const fs::path& base_dir) {
   return kernel;
 }
 
-// Keys of later features are checked for shape now and refused while they hold anything, so that
-// a config written for a later minivmm never boots a guest without its disks or NICs.
-void refuse_unsupported(const json& o, const std::string& key) {
-  const json* v = find(o, key);
-  if (v == nullptr) return;
-  expect_array(*v, key);
-  for (size_t i = 0; i < v->size(); ++i) {
-    if (!(*v)[i].is_object()) type_error(element(key, i), "an object", (*v)[i]);
-  }
-  if (!v->empty()) fail(key, "not supported yet: " + key + " (leave it out or empty)");
-}
-
 }  // namespace
 
 uint64_t parse_size(const json& v, const std::string& key) {
@@ -568,7 +441,8 @@ Config parse_config(const json& j, const fs::path& base_dir, const HostInfo& hos
   config.cpus = parse_cpus(find(o, "cpus"), host);
   config.memory = parse_memory(find(o, "memory"), config.cpus, host);
   config.kernel = parse_kernel(find(o, "kernel"), fs::absolute(base_dir));
-  for (const char* key : {"drives", "netdevs", "devices"}) refuse_unsupported(o, key);
+  parse_devices(find(o, "drives"), find(o, "netdevs"), find(o, "devices"), fs::absolute(base_dir),
+                config);
   if (const json* serial = find(o, "serial")) {
     config.serial_stdio = read_choice<bool>(*serial, "serial", {{"stdio", true}, {"none", false}});
   }

@@ -18,9 +18,18 @@
 //                      "preferred" | "interleave"; prealloc?: bool, default false; cpus?: [vCPU...]
 //                      }
 //   kernel           { path; initrd?; cmdline?: string, default "" }   (-kernel, -initrd, -append)
-//   drives?, netdevs?, devices?   arrays of objects; refused while non-empty ("not supported yet")
+//   drives?          [{ id; file?; format: "raw" | "qcow2" (required with file); readonly?: bool,
+//                      default false; cache?: "writeback" (default) | "none" | "unsafe" }]
+//                    (-drive if=none); a drive without file is an empty CD tray
+//   netdevs?         [{ id; type: "user"; hostfwd?: ["tcp::5555-:22", ...]; restrict?: bool }]
+//                    (-netdev user)
+//   devices?         [{ driver; id?; ... }] (-device); by driver:
+//                      "ide-hd" | "ide-cd": bus?: "ide.0" | "ide.1"; unit?: 0 | 1; drive (ide-cd:
+//                      optional, an empty tray); bootindex?; serial?; model?
+//                      "e1000": netdev; mac?: "52:54:00:12:34:56"; addr?: "0x3" (PCI slot[.fn])
 //   serial?          "stdio" (default) or "none"                       (-nographic)
-//   on_reboot?       "restart" (default): a guest reboot restarts the VM in the same process;
+//   on_reboot?       "restart" (default): a guest reboot restarts minivmm in place (exec, same
+//   PID);
 //                    "exit": a guest reboot ends minivmm, like QEMU's -no-reboot
 //
 // Rules:
@@ -38,6 +47,13 @@
 //   exactly once; nodes without `cpus` then have none (memory-only nodes).
 // - cpus.pin: one distinct host CPU per vCPU, each one this process may run on
 //   (sched_getaffinity). "auto" pins vCPU i onto the i-th allowed CPU, ascending.
+// - drives, netdevs and devices: ids are unique within each list; every drive and netdev is used
+//   by exactly one device. An IDE device without bus and unit takes the first free position
+//   (ide.0 unit 0, ide.0 unit 1, ide.1 unit 0, ide.1 unit 1); an ide-hd needs a drive with a file.
+//   An e1000 without addr takes the lowest PCI slot from 3 up that no device claims (QEMU puts its
+//   VGA in slot 2); without mac, NIC i gets 52:54:00:12:34:(56 + i), as QEMU numbers them.
+//   The seed's other drivers (ich9-usb-ehci1, virtio-serial-pci, virtio-balloon-pci) are refused
+//   with "not supported yet" until they exist.
 // - Every unknown key, wrong type, bad value, missing file or impossible combination is a
 //   ConfigError whose message starts with the key's path, e.g. "memory.numa[1].size: ...".
 #pragma once
@@ -52,6 +68,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "devices/net/hostfwd.h"
 #include "memory/ram_region.h"
 
 namespace vmm {
@@ -105,6 +122,47 @@ struct KernelConfig {
   std::string cmdline;
 };
 
+enum class DriveCache { kWriteback, kNone, kUnsafe };
+
+struct DriveConfig {
+  std::string id;
+  std::optional<std::filesystem::path> file;  // absolute; nullopt: no medium
+  std::string format;                         // "raw" or "qcow2" when file is given
+  bool readonly = false;
+  DriveCache cache = DriveCache::kWriteback;
+};
+
+struct NetdevConfig {
+  std::string id;
+  bool restrict = false;  // no connections out of the guest's network (hostfwd still works)
+  std::vector<devices::net::HostFwd> hostfwd;
+};
+
+struct PciAddress {
+  uint8_t slot = 0;      // 0..31
+  uint8_t function = 0;  // 0..7
+  bool operator==(const PciAddress&) const = default;
+};
+
+// ide-hd or ide-cd on the PIIX3 IDE controller.
+struct IdeDeviceConfig {
+  std::string id;
+  bool cdrom = false;
+  uint8_t channel = 0;                // bus "ide.N"
+  uint8_t unit = 0;                   // 0 master, 1 slave
+  std::optional<size_t> drive;        // index into Config::drives; nullopt: an empty CD tray
+  std::optional<uint32_t> bootindex;  // recorded; direct kernel boot has no boot order
+  std::string serial;                 // IDENTIFY serial; default "QM0000" + position
+  std::string model;                  // IDENTIFY model; default QEMU's
+};
+
+struct E1000Config {
+  std::string id;
+  size_t netdev = 0;  // index into Config::netdevs
+  std::array<uint8_t, 6> mac{};
+  PciAddress addr;  // resolved (see the rules above)
+};
+
 enum class OnReboot { kRestart, kExit };
 
 struct Config {
@@ -117,6 +175,10 @@ struct Config {
   CpuConfig cpus;
   MemoryConfig memory;
   KernelConfig kernel;
+  std::vector<DriveConfig> drives;
+  std::vector<NetdevConfig> netdevs;
+  std::vector<IdeDeviceConfig> ide;  // in the order of `devices`
+  std::vector<E1000Config> nics;     // in the order of `devices`
   bool serial_stdio = true;
   OnReboot on_reboot = OnReboot::kRestart;
 };
@@ -135,6 +197,11 @@ Config parse_config(const nlohmann::json& j, const std::filesystem::path& base_d
 // read, bad JSON syntax (with line and column) or a key given twice in one object is a ConfigError
 // naming the file.
 Config load_config(const std::filesystem::path& file, const HostInfo& host);
+
+// Parses `drives`, `netdevs` and `devices` (each may be null: left out) into `config`.
+void parse_devices(const nlohmann::json* drives, const nlohmann::json* netdevs,
+                   const nlohmann::json* devices, const std::filesystem::path& base_dir,
+                   Config& config);
 
 // A size (see the rules above) in bytes; `key` names the value in the error message.
 uint64_t parse_size(const nlohmann::json& v, const std::string& key);

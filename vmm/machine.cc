@@ -75,6 +75,8 @@ std::vector<boot::E820Entry> build_e820(const memory::Layout& layout) {
 Machine::Machine(const Config& config, const HostInfo& host)
     : config_(config), host_(host), vm_(kvm_.create_vm()), exit_event_(eventfd(0, EFD_CLOEXEC)) {
   if (!exit_event_.valid()) throw std::system_error(errno, std::generic_category(), "eventfd");
+  if (!config.ide.empty() || !config.nics.empty())
+    throw std::runtime_error("devices: IDE and e1000 are not wired into the machine yet");
   kvm_.require(KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP");
   kvm_.require(KVM_CAP_PIT2, "KVM_CAP_PIT2");
   kvm_.require(KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY");

@@ -7,11 +7,13 @@
 #include <numa.h>
 #include <sched.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <vector>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -26,6 +28,18 @@
 #ifndef MINIVMM_VERSION
 #define MINIVMM_VERSION "unknown"
 #endif
+
+namespace {
+
+void restore_affinity(const std::vector<int>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int cpu : cpus) CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof(set), &set) != 0)
+    spdlog::warn("cannot restore the CPU affinity before restarting: {}", std::strerror(errno));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"minivmm: a KVM virtual machine monitor for an i440FX/PIIX PC"};
@@ -93,32 +107,39 @@ int main(int argc, char** argv) {
 
   try {
     vmm::RawTerminal terminal(config.serial_stdio ? STDIN_FILENO : -1);
-    for (;;) {
-      vmm::MachineExit exit = vmm::Machine(config, host).run();
-      switch (exit.kind) {
-        case vmm::MachineExit::Kind::kPowerOff:
-          spdlog::info("guest powered off");
+    vmm::MachineExit exit = vmm::Machine(config, host).run();
+    switch (exit.kind) {
+      case vmm::MachineExit::Kind::kPowerOff:
+        spdlog::info("guest powered off");
+        return 0;
+      case vmm::MachineExit::Kind::kQuit:
+        spdlog::info("quit from the console (Ctrl-A x)");
+        return 0;
+      case vmm::MachineExit::Kind::kSignal:
+        spdlog::info("stopped by signal {}", exit.signal);
+        return 128 + exit.signal;
+      case vmm::MachineExit::Kind::kError:
+        spdlog::error("the VM stopped on an error");
+        return 1;
+      case vmm::MachineExit::Kind::kReset:
+        if (config.on_reboot == vmm::OnReboot::kExit) {
+          spdlog::info("guest rebooted; exiting (on_reboot: exit)");
           return 0;
-        case vmm::MachineExit::Kind::kQuit:
-          spdlog::info("quit from the console (Ctrl-A x)");
-          return 0;
-        case vmm::MachineExit::Kind::kSignal:
-          spdlog::info("stopped by signal {}", exit.signal);
-          return 128 + exit.signal;
-        case vmm::MachineExit::Kind::kError:
-          spdlog::error("the VM stopped on an error");
-          return 1;
-        case vmm::MachineExit::Kind::kReset:
-          if (config.on_reboot == vmm::OnReboot::kExit) {
-            spdlog::info("guest rebooted; exiting (on_reboot: exit)");
-            return 0;
-          }
-          spdlog::info("guest rebooted; restarting");
-          break;
-      }
+        }
+        break;
     }
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;
   }
+  // The VM is gone and the terminal restored. A reboot starts minivmm afresh in this process
+  // (same PID, same arguments): nothing of the old VM, in minivmm or in the host kernel's state
+  // of this process, can leak into the new boot. The new start reads the config again, so it must
+  // see the CPUs this process was allowed before emulator_pin narrowed them.
+  spdlog::info("guest rebooted; restarting");
+  restore_affinity(host.allowed_cpus);
+  execv("/proc/self/exe", argv);
+  spdlog::error("cannot restart after the guest's reboot: exec of /proc/self/exe: {}",
+                std::strerror(errno));
+  return 1;
 }

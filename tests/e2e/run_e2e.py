@@ -44,11 +44,16 @@ class Guest:
         self.reader.start()
 
     def _read(self):
+        # The whole console is kept beside the config for a look after a failure.
+        console = open(os.path.join(self.workdir, "console.log"), "w")
         for raw in self.proc.stdout:
             line = raw.decode(errors="replace").rstrip("\r\n")
+            console.write(line + "\n")
+            console.flush()
             with self.cond:
                 self.lines.append(line)
                 self.cond.notify_all()
+        console.close()
         with self.cond:
             self.cond.notify_all()
 
