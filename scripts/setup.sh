@@ -159,4 +159,41 @@ if [[ ! -e $test_guest || $test_guest -ot $repo/tests/e2e/guest-init.sh ||
   done
   "$repo/scripts/mkinitramfs.sh" "$test_guest" "$repo/tests/e2e/guest-init.sh" "${tools[@]}"
 fi
+# The IDE tests' guests: an initramfs that loads the disk drivers and mounts root=, a qcow2 disk
+# whose first partition holds a busybox root file system (with /etc/host-file, whose SHA-256 is
+# kept beside the image for the tests), and an ISO 9660 CD holding cd-file (SHA-256 beside it).
+disk_guest=$guest/disk-guest.cpio.gz
+if [[ ! -e $disk_guest || $disk_guest -ot $repo/tests/e2e/disk-initramfs.sh ||
+  $disk_guest -ot $repo/scripts/mkinitramfs.sh || $disk_guest -ot $guest/kernel-version ]]; then
+  log "building $disk_guest"
+  "$repo/scripts/mkinitramfs.sh" "$disk_guest" "$repo/tests/e2e/disk-initramfs.sh" \
+    --modules "ata_piix sd_mod sr_mod ext4 crc32c_generic isofs"
+fi
+rootdisk=$guest/rootdisk.qcow2
+if [[ ! -e $rootdisk || $rootdisk -ot $repo/tests/e2e/disk-root-init.sh ||
+  $rootdisk -ot $repo/scripts/mkrootdisk.sh ]]; then
+  log "building $rootdisk"
+  rootdir=$(mktemp -d)
+  mkdir -p "$rootdir"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,mnt,etc,root}
+  cp /bin/busybox "$rootdir/bin/busybox"
+  while read -r applet; do
+    [[ -e $rootdir/$applet ]] || ln -s /bin/busybox "$rootdir/$applet"
+  done < <(/bin/busybox --list-full)
+  install -m 755 "$repo/tests/e2e/disk-root-init.sh" "$rootdir/sbin/init"
+  head -c 1M /dev/urandom >"$rootdir/etc/host-file"
+  sha256sum "$rootdir/etc/host-file" | cut -d' ' -f1 >"$rootdisk.host-file.sha256"
+  "$repo/scripts/mkrootdisk.sh" "$rootdisk.tmp" 256M "$rootdir" >/dev/null
+  rm -rf "$rootdir"
+  mv "$rootdisk.tmp" "$rootdisk"
+fi
+cd_iso=$guest/cd.iso
+if [[ ! -e $cd_iso || $cd_iso -ot $repo/scripts/mkiso.sh ]]; then
+  log "building $cd_iso"
+  cddir=$(mktemp -d)
+  head -c 3M /dev/urandom >"$cddir/cd-file"
+  sha256sum "$cddir/cd-file" | cut -d' ' -f1 >"$cd_iso.sha256"
+  "$repo/scripts/mkiso.sh" "$cd_iso.tmp" "$cddir"
+  rm -rf "$cddir"
+  mv "$cd_iso.tmp" "$cd_iso"
+fi
 log "ready (guest kernel $kver)"

@@ -12,6 +12,8 @@
 #include <spdlog/spdlog.h>
 
 #include "boot/linux_boot.h"
+#include "devices/block/block_device.h"
+#include "devices/block/open_image.h"
 #include "devices/legacy/cmos_rtc.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial16550.h"
@@ -75,8 +77,8 @@ std::vector<boot::E820Entry> build_e820(const memory::Layout& layout) {
 Machine::Machine(const Config& config, const HostInfo& host)
     : config_(config), host_(host), vm_(kvm_.create_vm()), exit_event_(eventfd(0, EFD_CLOEXEC)) {
   if (!exit_event_.valid()) throw std::system_error(errno, std::generic_category(), "eventfd");
-  if (!config.ide.empty() || !config.nics.empty())
-    throw std::runtime_error("devices: IDE and e1000 are not wired into the machine yet");
+  if (!config.nics.empty())
+    throw std::runtime_error("devices: e1000 is not wired into the machine yet");
   kvm_.require(KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP");
   kvm_.require(KVM_CAP_PIT2, "KVM_CAP_PIT2");
   kvm_.require(KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY");
@@ -101,6 +103,8 @@ Machine::Machine(const Config& config, const HostInfo& host)
 
 Machine::~Machine() {
   threads_.clear();  // kick and join before the vCPUs and devices go
+  // Disk requests still in flight write into guest memory when they complete.
+  if (ide_) ide_->drain();
 }
 
 void Machine::configure_exits() {
@@ -197,6 +201,53 @@ void Machine::build_devices() {
   root->attach(devices::pci::Piix4Pm::kDevice, devices::pci::Piix4Pm::kFunction, pm);
   pio_.insert(pm->pm_io(), devices::pci::Piix4Pm::kPmBase, devices::pci::Piix4Pm::kPmLength);
   pio_.insert(pm->gpe0(), devices::pci::Piix4Pm::kGpe0Base, devices::pci::Piix4Pm::kGpe0Length);
+
+  // The PIIX3 IDE function is always there, as on QEMU's pc machine, with or without drives.
+  using devices::ide::Piix3Ide;
+  ide_ = std::make_shared<Piix3Ide>(mem_, *line(Piix3Ide::kIrq[0]), *line(Piix3Ide::kIrq[1]),
+                                    ide_drives());
+  root->attach(Piix3Ide::kDevice, Piix3Ide::kFunction, ide_);
+  for (int c = 0; c < 2; ++c) {
+    pio_.insert(ide_->command_block(c), Piix3Ide::kCommandBase[c], Piix3Ide::kCommandPorts);
+    pio_.insert(ide_->control_block(c), Piix3Ide::kControlBase[c], Piix3Ide::kControlPorts);
+  }
+}
+
+devices::ide::Piix3Ide::Drives Machine::ide_drives() const {
+  devices::ide::Piix3Ide::Drives drives;
+  for (const IdeDeviceConfig& device : config_.ide) {
+    devices::ide::DriveConfig drive;
+    drive.kind =
+        device.cdrom ? devices::ide::DriveKind::kCdRom : devices::ide::DriveKind::kHardDisk;
+    // QEMU's IDENTIFY strings, so that guests (and udev rules) see what they saw under QEMU.
+    const int position = device.channel * 2 + device.unit;
+    drive.serial = device.serial.empty() ? "QM0000" + std::to_string(position + 1) : device.serial;
+    drive.model = !device.model.empty() ? device.model
+                  : device.cdrom        ? "QEMU DVD-ROM"
+                                        : "QEMU HARDDISK";
+    if (device.drive) {
+      const DriveConfig& d = config_.drives[*device.drive];
+      drive.read_only = d.readonly || device.cdrom;
+      if (d.file) {
+        devices::block::OpenOptions options;
+        options.format = d.format;
+        options.read_only = drive.read_only;
+        options.cache = d.cache == DriveCache::kNone     ? devices::block::CacheMode::kNone
+                        : d.cache == DriveCache::kUnsafe ? devices::block::CacheMode::kUnsafe
+                                                         : devices::block::CacheMode::kWriteback;
+        try {
+          drive.block = std::make_shared<devices::block::BlockDevice>(
+              devices::block::open_image(d.file->string(), options));
+        } catch (const std::exception& e) {
+          throw std::runtime_error("drive " + d.id + ": " + e.what());
+        }
+      }
+    } else {
+      drive.read_only = true;  // an ide-cd without a drive: an empty tray
+    }
+    drives[device.channel][device.unit] = std::move(drive);
+  }
+  return drives;
 }
 
 void Machine::create_vcpus() {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "devices/bus/bus.h"
+#include "devices/ide/piix3_ide.h"
 #include "memory/guest_memory.h"
 #include "memory/layout.h"
 #include "memory/ram_region.h"
@@ -45,6 +46,8 @@ class Machine {
   void configure_exits();
   void build_memory();
   void build_devices();
+  // The IDE devices of the config with their images opened. Throws naming the drive.
+  devices::ide::Piix3Ide::Drives ide_drives() const;
   void load_guest();
   void create_vcpus();
   // Thread-safe; the first request wins. Wakes run().
@@ -62,6 +65,7 @@ class Machine {
   devices::Bus mmio_;
   std::vector<std::shared_ptr<void>> keep_alive_;  // devices and their interrupt lines
   std::shared_ptr<devices::legacy::Serial16550> serial_;
+  std::shared_ptr<devices::ide::Piix3Ide> ide_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<std::unique_ptr<VcpuThread>> threads_;
 

@@ -7,9 +7,11 @@ Runs where /dev/kvm can be opened; tests/e2e/run.sh starts it inside the KVM san
 Prints one line per test and a closing "e2e: N passed, N failed"; exits non-zero on any failure.
 """
 import argparse
+import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -148,6 +150,7 @@ def test_boot_report(args):
         want = {
             "0000:00:00.0": ["0x8086", "0x1237", "0x060000"],
             "0000:00:01.0": ["0x8086", "0x7000", "0x060100"],
+            "0000:00:01.1": ["0x8086", "0x7010", "0x010180"],
             "0000:00:01.3": ["0x8086", "0x7113", "0x068000"],
         }
         for addr, ids in want.items():
@@ -410,6 +413,92 @@ def test_console_input_and_sigint(args):
         guest.close()
 
 
+def run_tool(cmd, **kwargs):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          **kwargs)
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def test_ide_root_disk_and_cds(args):
+    """The seed's IDE: root=/dev/sda1 on a qcow2 disk at ide.0 unit 0 (bootindex 1), the seed's
+    empty CD tray at ide.0 unit 1, and a CD holding an ISO at ide.1 unit 0. The guest reads a file
+    the host put on the disk, writes one, reads the ISO, uses DMA, and powers off; the image then
+    passes qemu-img check and the host reads the guest's file back out of it."""
+    guest_dir = os.path.dirname(os.path.abspath(args.kernel))
+    workdir = os.path.join(args.workdir, "ide")
+    os.makedirs(workdir, exist_ok=True)
+    disk = os.path.join(workdir, "vm.qcow2")
+    shutil.copyfile(os.path.join(guest_dir, "rootdisk.qcow2"), disk)
+    iso = os.path.join(guest_dir, "cd.iso")
+    with open(os.path.join(guest_dir, "rootdisk.qcow2.host-file.sha256")) as f:
+        host_file = f.read().strip()
+    with open(iso + ".sha256") as f:
+        iso_file = f.read().strip()
+    config = base_config(args, "root=/dev/sda1")
+    config["kernel"]["initrd"] = os.path.join(guest_dir, "disk-guest.cpio.gz")
+    config["drives"] = [
+        {"id": "drive-ide0-0-0", "file": disk, "format": "qcow2"},
+        {"id": "drive-ide0-0-1", "readonly": True},
+        {"id": "drive-ide0-1-0", "file": iso, "format": "raw", "readonly": True},
+    ]
+    config["devices"] = [
+        {"driver": "ide-hd", "bus": "ide.0", "unit": 0, "drive": "drive-ide0-0-0",
+         "bootindex": 1},
+        {"driver": "ide-cd", "bus": "ide.0", "unit": 1, "drive": "drive-ide0-0-1"},
+        {"driver": "ide-cd", "bus": "ide.1", "unit": 0, "drive": "drive-ide0-1-0"},
+    ]
+    guest = Guest(args, config, "ide")
+    try:
+        code = guest.wait_exit()
+        r = guest.report()
+        check(code == 0, f"exit status {code}, want 0", guest)
+        check("poweroff" in r, "the guest never reached poweroff", guest)
+        root = r.get("root", [""])[0].split()
+        check(root[:2] == ["/dev/sda1", "ext4"] and root[2].startswith("rw"),
+              f"root file system {root}, want /dev/sda1 ext4 rw", guest)
+        # ata_device dev<port>.<unit>; dev2.1 is the empty position.
+        modes = dict(line.split(None, 1) for line in r.get("xfer_mode", []))
+        modes = {dev: modes.get(dev, "") for dev in ("dev1.0", "dev1.1", "dev2.0")}
+        check(all("DMA" in mode for mode in modes.values()),
+              f"transfer modes {modes}, want DMA on every device", guest)
+        blocks = {line.split()[0]: line.split()[1:] for line in r.get("block", [])}
+        check(blocks.get("sda", [""])[0] == "sectors=524288",
+              f"/dev/sda {blocks.get('sda')}, want 524288 sectors (256 MiB)", guest)
+        check(r.get("host_file") == [host_file], f"host file {r.get('host_file')}, want "
+              f"{host_file}", guest)
+        written = r.get("written", [""])[0]
+        check(r.get("reread") == [written], f"reread {r.get('reread')} != written {written}",
+              guest)
+        cds = {line.split()[0]: line.split(None, 1)[1] for line in r.get("cd", [])}
+        check(cds.get("sr0") == "error No medium found",
+              f"empty tray sr0: {cds.get('sr0')!r}, want 'No medium found'", guest)
+        check(cds.get("sr1", "").endswith("sha256=" + iso_file),
+              f"ISO on sr1: {cds.get('sr1')!r}, want cd-file with sha256 {iso_file}", guest)
+    finally:
+        guest.close()
+    checked = run_tool(["qemu-img", "check", disk])
+    check(checked.returncode == 0, f"qemu-img check exit {checked.returncode}:\n{checked.stdout}")
+    raw = os.path.join(workdir, "vm.raw")
+    converted = run_tool(["qemu-img", "convert", "-O", "raw", disk, raw])
+    check(converted.returncode == 0, f"qemu-img convert failed:\n{converted.stdout}")
+    # Partition 1 starts at 1 MiB (scripts/mkrootdisk.sh); debugfs reads ext4 without mounting.
+    out = os.path.join(workdir, "written.bin")
+    dumped = run_tool(["debugfs", "-R", f"dump /written.bin {out}", f"{raw}?offset=1048576"])
+    check(os.path.exists(out), f"debugfs could not dump /written.bin:\n{dumped.stdout}")
+    check(file_sha256(out) == written, "the file read out of the image differs from the one the "
+          f"guest wrote ({file_sha256(out)} != {written})")
+    os.unlink(raw)
+    return (f"root on /dev/sda1, modes {sorted(set(modes.values()))}, empty tray and ISO ok, "
+            "qemu-img check 0, written file read back")
+
+
 TESTS = [
     test_boot_report,
     test_placement,
@@ -419,6 +508,7 @@ TESTS = [
     test_reboot_exit,
     test_ctrl_a_x_quits,
     test_console_input_and_sigint,
+    test_ide_root_disk_and_cds,
 ]
 
 
