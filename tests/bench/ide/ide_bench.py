@@ -24,18 +24,23 @@ MEASURES = [("seq_write_mib_s", "sequential write, 1 MiB direct", "MiB/s"),
             ("rand_read_iops", "random read, 4 KiB direct", "IOPS")]
 
 
-def run_guest(cmd, timeout=900):
-    """The guest's BENCH lines as {name: value}; None when it hung or failed."""
+def run_guest(cmd, console, timeout=600):
+    """The guest's BENCH lines as {name: value}; None when it hung or failed. The console goes
+    to the file `console`, for a look at a round that failed."""
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.STDOUT)
     watchdog = threading.Timer(timeout, proc.kill)
     watchdog.start()
     results = {}
     try:
-        for raw in proc.stdout:
-            m = re.match(r"^BENCH (\S+) (.*)$", raw.decode(errors="replace").strip())
-            if m:
-                results[m.group(1)] = m.group(2)
+        with open(console, "wb") as log:
+            for raw in proc.stdout:
+                log.write(raw)
+                log.flush()
+                # QEMU's firmware leaves terminal escapes before the first line.
+                m = re.search(r"BENCH (\S+) ?(.*)$", raw.decode(errors="replace").strip())
+                if m:
+                    results[m.group(1)] = m.group(2)
         proc.wait()
     finally:
         watchdog.cancel()
@@ -79,9 +84,11 @@ def main():
     for i in range(args.rounds):
         for name, cmd in [("minivmm", [args.minivmm, "--config", config_path]), ("qemu", qemu)]:
             shutil.copyfile(base, image)
-            result = run_guest(cmd)
+            console = os.path.join(args.workdir, f"console-{name}-{i + 1}.log")
+            result = run_guest(cmd, console)
             if result is None:
-                print(f"round {i + 1} {name}: HANG or failure; not counted", flush=True)
+                print(f"round {i + 1} {name}: HANG or failure; not counted (see {console})",
+                      flush=True)
                 continue
             runs[name].append(result)
             print(f"round {i + 1} {name}: " +
@@ -91,14 +98,19 @@ def main():
     if not runs["minivmm"] or not runs["qemu"]:
         print("no complete round for one of them: no table")
         return
+    # Rounds run back to back share the machine's momentary load, so the median of the per-round
+    # ratios is steadier than the ratio of the medians on a noisy machine; both are shown.
+    pairs = [(m, q) for m, q in zip(runs["minivmm"], runs["qemu"])]
     print()
-    print(f"| IDE, qcow2, {args.mib} MiB, medians of {args.rounds} | minivmm | QEMU | ratio |")
-    print("|---|---|---|---|")
+    print(f"| IDE, qcow2, {args.mib} MiB, {len(pairs)} rounds | minivmm median | QEMU median | "
+          "ratio of medians | median of per-round ratios |")
+    print("|---|---|---|---|---|")
     for key, label, unit in MEASURES:
         ours = statistics.median(float(r[key]) for r in runs["minivmm"])
         theirs = statistics.median(float(r[key]) for r in runs["qemu"])
-        print(f"| {label} | {ours:.1f} {unit} | {theirs:.1f} {unit} | {ours / theirs:.2f} |")
-
+        ratio = statistics.median(float(m[key]) / float(q[key]) for m, q in pairs)
+        print(f"| {label} | {ours:.1f} {unit} | {theirs:.1f} {unit} | {ours / theirs:.2f} | "
+              f"{ratio:.2f} |")
 
 if __name__ == "__main__":
     main()
