@@ -80,7 +80,7 @@ def main():
             "-net", "none",
             "-drive", f"file={image},format=qcow2,if=none,id=drive-ide0-0-0",
             "-device", "ide-hd,bus=ide.0,unit=0,drive=drive-ide0-0-0"]
-    runs = {"minivmm": [], "qemu": []}
+    runs = {"minivmm": {}, "qemu": {}}  # round -> results
     for i in range(args.rounds):
         for name, cmd in [("minivmm", [args.minivmm, "--config", config_path]), ("qemu", qemu)]:
             shutil.copyfile(base, image)
@@ -90,24 +90,24 @@ def main():
                 print(f"round {i + 1} {name}: HANG or failure; not counted (see {console})",
                       flush=True)
                 continue
-            runs[name].append(result)
+            runs[name][i] = result
             print(f"round {i + 1} {name}: " +
                   ", ".join(f"{k} {result.get(k)}" for k, _, _ in MEASURES) +
                   f" ({result.get('mode')})", flush=True)
     shutil.rmtree(scratch)
-    if not runs["minivmm"] or not runs["qemu"]:
-        print("no complete round for one of them: no table")
+    if not any(i in runs["qemu"] for i in runs["minivmm"]):
+        print("no round completed for both: no table")
         return
     # Rounds run back to back share the machine's momentary load, so the median of the per-round
     # ratios is steadier than the ratio of the medians on a noisy machine; both are shown.
-    pairs = [(m, q) for m, q in zip(runs["minivmm"], runs["qemu"])]
+    pairs = [(runs["minivmm"][i], runs["qemu"][i]) for i in runs["minivmm"] if i in runs["qemu"]]
     print()
     print(f"| IDE, qcow2, {args.mib} MiB, {len(pairs)} rounds | minivmm median | QEMU median | "
           "ratio of medians | median of per-round ratios |")
     print("|---|---|---|---|---|")
     for key, label, unit in MEASURES:
-        ours = statistics.median(float(r[key]) for r in runs["minivmm"])
-        theirs = statistics.median(float(r[key]) for r in runs["qemu"])
+        ours = statistics.median(float(r[key]) for r in runs["minivmm"].values())
+        theirs = statistics.median(float(r[key]) for r in runs["qemu"].values())
         ratio = statistics.median(float(m[key]) / float(q[key]) for m, q in pairs)
         print(f"| {label} | {ours:.1f} {unit} | {theirs:.1f} {unit} | {ours / theirs:.2f} | "
               f"{ratio:.2f} |")
