@@ -15,6 +15,8 @@
 #include "devices/legacy/cmos_rtc.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial16550.h"
+#include "devices/net/e1000.h"
+#include "devices/net/slirp_backend.h"
 #include "devices/pci/i440fx.h"
 #include "devices/pci/pci_root.h"
 #include "devices/pci/piix3.h"
@@ -75,8 +77,8 @@ std::vector<boot::E820Entry> build_e820(const memory::Layout& layout) {
 Machine::Machine(const Config& config, const HostInfo& host)
     : config_(config), host_(host), vm_(kvm_.create_vm()), exit_event_(eventfd(0, EFD_CLOEXEC)) {
   if (!exit_event_.valid()) throw std::system_error(errno, std::generic_category(), "eventfd");
-  if (!config.ide.empty() || !config.nics.empty())
-    throw std::runtime_error("devices: IDE and e1000 are not wired into the machine yet");
+  if (!config.ide.empty())
+    throw std::runtime_error("devices: IDE is not wired into the machine yet");
   kvm_.require(KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP");
   kvm_.require(KVM_CAP_PIT2, "KVM_CAP_PIT2");
   kvm_.require(KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY");
@@ -197,6 +199,28 @@ void Machine::build_devices() {
   root->attach(devices::pci::Piix4Pm::kDevice, devices::pci::Piix4Pm::kFunction, pm);
   pio_.insert(pm->pm_io(), devices::pci::Piix4Pm::kPmBase, devices::pci::Piix4Pm::kPmLength);
   pio_.insert(pm->gpe0(), devices::pci::Piix4Pm::kGpe0Base, devices::pci::Piix4Pm::kGpe0Length);
+  build_nics(*root);
+}
+
+// Each e1000 on its own user-mode network. Its BARs start unassigned, as no firmware runs:
+// Linux assigns them from the host bridge's _CRS windows (firmware/dsdt.cc) when it finds them
+// at 0, and PciRoot maps them once the driver enables decoding.
+void Machine::build_nics(devices::pci::PciRoot& root) {
+  for (const E1000Config& nic : config_.nics) {
+    const NetdevConfig& netdev = config_.netdevs[nic.netdev];
+    try {
+      net_backends_.push_back(std::make_unique<devices::net::SlirpBackend>(
+          devices::net::SlirpOptions{netdev.restrict, netdev.hostfwd}));
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error("netdevs " + netdev.id + ": " + e.what());
+    }
+    // The 82540EM reports INTA# (pin 0 here); the _PRT routes it like every other slot.
+    nic_lines_.push_back(
+        std::make_shared<KvmIrqLine>(vm_, devices::pci::pci_intx_gsi(nic.addr.slot, 0)));
+    root.attach(nic.addr.slot, nic.addr.function,
+                std::make_shared<devices::net::E1000>(mem_, *nic_lines_.back(), nic.mac,
+                                                      *net_backends_.back()));
+  }
 }
 
 void Machine::create_vcpus() {
