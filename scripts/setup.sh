@@ -144,11 +144,12 @@ if [[ ! -e $hello || $hello -ot $repo/scripts/hello-init.sh || $hello -ot $repo/
   "$repo/scripts/mkinitramfs.sh" "$hello" "$repo/scripts/hello-init.sh"
 fi
 # The e2e guest: busybox, plus dmidecode and lscpu with the libraries they load, so that the
-# guest itself can judge its SMBIOS tables and CPU topology.
+# guest itself can judge its SMBIOS tables and CPU topology; and for the network tests the
+# e1000 driver and udhcpc's event script.
 test_guest=$guest/test-guest.cpio.gz
 if [[ ! -e $test_guest || $test_guest -ot $repo/tests/e2e/guest-init.sh ||
   $test_guest -ot $repo/scripts/mkinitramfs.sh || $test_guest -ot $guest/kernel-version ||
-  $test_guest -ot $repo/scripts/setup.sh ]]; then
+  $test_guest -ot $repo/scripts/setup.sh || $test_guest -ot $repo/tests/e2e/udhcpc.script ]]; then
   log "building $test_guest"
   tools=()
   for bin in /usr/sbin/dmidecode /usr/bin/lscpu; do
@@ -157,7 +158,8 @@ if [[ ! -e $test_guest || $test_guest -ot $repo/tests/e2e/guest-init.sh ||
       tools+=(--add "$(readlink -f "$lib"):$lib")
     done < <(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
   done
-  "$repo/scripts/mkinitramfs.sh" "$test_guest" "$repo/tests/e2e/guest-init.sh" "${tools[@]}"
+  "$repo/scripts/mkinitramfs.sh" "$test_guest" "$repo/tests/e2e/guest-init.sh" "${tools[@]}" \
+    --modules e1000 --add "$repo/tests/e2e/udhcpc.script:/etc/udhcpc/default.script"
 fi
 # The IDE tests' guests: an initramfs that loads the disk drivers and mounts root=, a qcow2 disk
 # whose first partition holds a busybox root file system (with /etc/host-file, whose SHA-256 is

@@ -17,6 +17,8 @@
 #include "devices/legacy/cmos_rtc.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial16550.h"
+#include "devices/net/e1000.h"
+#include "devices/net/slirp_backend.h"
 #include "devices/pci/i440fx.h"
 #include "devices/pci/pci_root.h"
 #include "devices/pci/piix3.h"
@@ -77,8 +79,6 @@ std::vector<boot::E820Entry> build_e820(const memory::Layout& layout) {
 Machine::Machine(const Config& config, const HostInfo& host)
     : config_(config), host_(host), vm_(kvm_.create_vm()), exit_event_(eventfd(0, EFD_CLOEXEC)) {
   if (!exit_event_.valid()) throw std::system_error(errno, std::generic_category(), "eventfd");
-  if (!config.nics.empty())
-    throw std::runtime_error("devices: e1000 is not wired into the machine yet");
   kvm_.require(KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP");
   kvm_.require(KVM_CAP_PIT2, "KVM_CAP_PIT2");
   kvm_.require(KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY");
@@ -211,6 +211,7 @@ void Machine::build_devices() {
     pio_.insert(ide_->command_block(c), Piix3Ide::kCommandBase[c], Piix3Ide::kCommandPorts);
     pio_.insert(ide_->control_block(c), Piix3Ide::kControlBase[c], Piix3Ide::kControlPorts);
   }
+  build_nics(*root);
 }
 
 devices::ide::Piix3Ide::Drives Machine::ide_drives() const {
@@ -248,6 +249,27 @@ devices::ide::Piix3Ide::Drives Machine::ide_drives() const {
     drives[device.channel][device.unit] = std::move(drive);
   }
   return drives;
+}
+
+// Each e1000 on its own user-mode network. Its BARs start unassigned, as no firmware runs:
+// Linux assigns them from the host bridge's _CRS windows (firmware/dsdt.cc) when it finds them
+// at 0, and PciRoot maps them once the driver enables decoding.
+void Machine::build_nics(devices::pci::PciRoot& root) {
+  for (const E1000Config& nic : config_.nics) {
+    const NetdevConfig& netdev = config_.netdevs[nic.netdev];
+    try {
+      net_backends_.push_back(std::make_unique<devices::net::SlirpBackend>(
+          devices::net::SlirpOptions{netdev.restrict, netdev.hostfwd}));
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error("netdevs " + netdev.id + ": " + e.what());
+    }
+    // The 82540EM reports INTA# (pin 0 here); the _PRT routes it like every other slot.
+    nic_lines_.push_back(
+        std::make_shared<KvmIrqLine>(vm_, devices::pci::pci_intx_gsi(nic.addr.slot, 0)));
+    root.attach(nic.addr.slot, nic.addr.function,
+                std::make_shared<devices::net::E1000>(mem_, *nic_lines_.back(), nic.mac,
+                                                      *net_backends_.back()));
+  }
 }
 
 void Machine::create_vcpus() {

@@ -17,8 +17,17 @@
 #include "vmm/kvm.h"
 #include "vmm/vcpu_thread.h"
 
+namespace devices {
+class InterruptLine;
+}
 namespace devices::legacy {
 class Serial16550;
+}
+namespace devices::net {
+class SlirpBackend;
+}
+namespace devices::pci {
+class PciRoot;
 }
 
 namespace vmm {
@@ -48,6 +57,7 @@ class Machine {
   void build_devices();
   // The IDE devices of the config with their images opened. Throws naming the drive.
   devices::ide::Piix3Ide::Drives ide_drives() const;
+  void build_nics(devices::pci::PciRoot& root);
   void load_guest();
   void create_vcpus();
   // Thread-safe; the first request wins. Wakes run().
@@ -61,6 +71,11 @@ class Machine {
   memory::Layout layout_;
   std::vector<std::unique_ptr<memory::RamRegion>> ram_;
   memory::GuestMemory mem_;
+  // Declared before the buses, which hold the NICs: a NIC detaches from its backend and stops
+  // raising its line in its destructor, so both must outlive it. A backend's thread delivers
+  // frames to its NIC until then.
+  std::vector<std::shared_ptr<devices::InterruptLine>> nic_lines_;
+  std::vector<std::unique_ptr<devices::net::SlirpBackend>> net_backends_;
   devices::Bus pio_;
   devices::Bus mmio_;
   std::vector<std::shared_ptr<void>> keep_alive_;  // devices and their interrupt lines

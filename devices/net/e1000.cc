@@ -1,6 +1,7 @@
 #include "devices/net/e1000.h"
 
 #include <spdlog/spdlog.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cstring>
@@ -40,15 +41,12 @@ pci::ConfigSpace make_config() {
   return c;
 }
 
-// The CRC-32 of IEEE 802.3 (reflected polynomial 0xEDB88320), appended least significant byte
-// first as the frame check sequence.
+// The frame check sequence: the CRC-32 of IEEE 802.3 (reflected polynomial 0xEDB88320, which
+// zlib's crc32 computes), appended least significant byte first. zlib's table-driven version
+// matters: every received frame is summed while the driver leaves RCTL.SECRC clear.
 uint32_t ethernet_crc(std::span<const std::byte> data) {
-  uint32_t crc = 0xffffffff;
-  for (std::byte b : data) {
-    crc ^= std::to_integer<uint32_t>(b);
-    for (int i = 0; i < 8; ++i) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
-  }
-  return ~crc;
+  return static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
 }
 
 }  // namespace
@@ -402,7 +400,9 @@ bool E1000::receive(std::span<const std::byte> frame) {
     return true;
   }
   // The frame as it arrives: padded to the minimum, and with its FCS unless RCTL.SECRC.
-  std::vector<std::byte> data(frame.begin(), frame.end());
+  std::vector<std::byte> data;
+  data.reserve(std::max(frame.size(), kMinFrame) + kFcsSize);
+  data.assign(frame.begin(), frame.end());
   data.resize(std::max(data.size(), kMinFrame));
   if (!(reg(kRctl) & kRctlSecrc)) {
     const uint32_t crc = ethernet_crc(data);

@@ -182,15 +182,19 @@ SlirpBackend::~SlirpBackend() {
 }
 
 void SlirpBackend::send(std::span<const std::byte> frame) {
+  bool was_empty;
   {
     std::lock_guard lock(tx_mutex_);
     if (tx_queue_.size() >= kQueueLimit) {
       ++tx_dropped_;
       return;
     }
+    was_empty = tx_queue_.empty();
     tx_queue_.emplace_back(frame.begin(), frame.end());
   }
-  wake_.signal();
+  // The thread takes the whole queue after it drained the eventfd, so only the frame that finds
+  // the queue empty needs to wake it: a burst (a TSO packet's segments) costs one write.
+  if (was_empty) wake_.signal();
 }
 
 void SlirpBackend::set_receiver(Receiver receiver) {

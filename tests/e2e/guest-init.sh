@@ -8,6 +8,10 @@
 #   reboot  print the report and reboot (tests on_reboot)
 #   numa    fill a tmpfs bound to each guest NUMA node with mvm.touch_mib MiB, print
 #           "MVM ready", wait for a line on the console, then power off
+#   net     load the image's modules (the e1000 driver), lease an address for every ethN with
+#           udhcpc and report it as "MVM net ...", print "MVM ready", then run each console line
+#           as a shell command (the mvm_* helpers below help) and answer "MVM done STATUS";
+#           the line "poweroff" ends it
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
@@ -47,7 +51,60 @@ echo "MVM dmi_product $(cat /sys/class/dmi/id/product_name 2>/dev/null)"
 echo "MVM cmdline $(cat /proc/cmdline)"
 echo "MVM uptime $(cut -d' ' -f1 /proc/uptime)"
 
+# Helpers for the net mode's console commands. Their stdin never is the console, which carries
+# the next command.
+#
+# mvm_serve PORT MIB: serve one TCP connection on PORT: send MIB MiB of random data and keep
+# what the peer sends until it closes; report both checksums.
+mvm_serve() {
+  head -c "$(($2 * 1048576))" /dev/urandom >/tmp/tx
+  echo "MVM tx $(sha256sum </tmp/tx | cut -d' ' -f1) $(wc -c </tmp/tx)"
+  nc -l -p "$1" </tmp/tx >/tmp/rx &
+  mvm_wait_listen "$1"
+  wait $!
+  echo "MVM rx $(sha256sum </tmp/rx | cut -d' ' -f1) $(wc -c </tmp/rx)"
+  rm -f /tmp/tx /tmp/rx
+}
+# mvm_wait_listen PORT: until a TCP socket listens on PORT, then "MVM listening PORT".
+mvm_wait_listen() {
+  while ! netstat -ltn | grep -q ":$1 "; do usleep 20000; done
+  echo "MVM listening $1"
+}
+# mvm_fetch URL: download URL and report its checksum and size.
+mvm_fetch() {
+  wget -q -O /tmp/fetched "$1" </dev/null
+  echo "MVM fetched $? $(sha256sum </tmp/fetched | cut -d' ' -f1) $(wc -c </tmp/fetched)"
+  rm -f /tmp/fetched
+}
+# mvm_stats IFACE: the interface's counters, as ethtool -S would give the driver's.
+mvm_stats() {
+  line="MVM stats $1"
+  for f in rx_packets tx_packets rx_bytes tx_bytes rx_errors tx_errors rx_dropped tx_dropped; do
+    line="$line $f=$(cat "/sys/class/net/$1/statistics/$f")"
+  done
+  echo "$line"
+}
+
 case $(arg mvm.mode report) in
+  net)
+    while read -r module; do
+      insmod "$module" || echo "MVM insmod_failed $module"
+    done </lib/modules/load-order
+    ip link set lo up
+    for path in /sys/class/net/eth*; do
+      [ -e "$path" ] || continue
+      i=${path##*/}
+      ip link set "$i" up
+      udhcpc -i "$i" -n -q -t 20 -T 1 </dev/null
+      echo "MVM net $i pci=$(basename "$(readlink -f "$path/device")") mac=$(cat "$path/address") ip=$(ip -4 addr show dev "$i" | awk '/inet / { print $2 }')"
+    done
+    echo "MVM ready"
+    while read -r line; do
+      [ "$line" = poweroff ] && break
+      eval "$line"
+      echo "MVM done $?"
+    done
+    ;;
   hold)
     mib=$(arg mvm.touch_mib 64)
     mount -t tmpfs -o size=$((mib + 16))m tmpfs /mnt
