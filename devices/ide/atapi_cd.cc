@@ -76,7 +76,8 @@ constexpr uint64_t kCdMaxBlocks = 80 * 60 * 75;  // an 80-minute CD
 
 }  // namespace
 
-AtapiCd::AtapiCd(uint64_t blocks, bool has_medium) : blocks_(blocks), has_medium_(has_medium) {}
+AtapiCd::AtapiCd(uint64_t blocks, bool has_medium, std::string product)
+    : blocks_(blocks), has_medium_(has_medium), product_(std::move(product)) {}
 
 CdReply AtapiCd::reply(std::vector<std::byte> data, size_t allocation_length) {
   if (data.size() > allocation_length) data.resize(allocation_length);
@@ -161,8 +162,8 @@ CdReply AtapiCd::inquiry(const Cdb& cdb) {
   o.u8(0x02);  // response data format 2
   o.u8(31);    // additional length
   o.zeros(3);
-  o.text("MINIVMM", 8);
-  o.text("CD-ROM", 16);
+  o.text("QEMU", 8);  // the vendor guests have always seen for this drive
+  o.text(product_, 16);
   o.text(kFirmwareRevision, 4);
   return reply(o.take(), be16(cdb, 3));
 }

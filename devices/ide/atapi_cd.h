@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace devices::ide {
@@ -36,7 +37,9 @@ class AtapiCd {
   using Cdb = std::array<uint8_t, 12>;
 
   // `blocks` is the medium's size in 2048-byte blocks; `has_medium` false for an empty tray.
-  AtapiCd(uint64_t blocks, bool has_medium);
+  // `product` is what INQUIRY reports (the drive's model; QEMU reports it there too, so udev's
+  // names for the drive stay what they were under QEMU).
+  AtapiCd(uint64_t blocks, bool has_medium, std::string product);
 
   CdReply execute(const Cdb& cdb);
   // A read that the host failed: the error the next REQUEST SENSE reports.
@@ -61,6 +64,7 @@ class AtapiCd {
 
   const uint64_t blocks_;
   const bool has_medium_;
+  const std::string product_;
   bool tray_open_ = false;
   bool locked_ = false;
   enum class MediaEvent : uint8_t { kNone = 0, kNewMedia = 2, kRemoval = 3 };

@@ -38,7 +38,7 @@ IdeChannel::IdeChannel(std::string name, const memory::GuestMemory& memory, Inte
     d.config = std::move(*drives[unit]);
     if (d.is_cd()) {
       d.sectors = d.config.block ? d.config.block->size() / kCdSectorSize : 0;
-      d.cd.emplace(d.sectors, d.config.block != nullptr);
+      d.cd.emplace(d.sectors, d.config.block != nullptr, d.config.model);
     } else {
       if (!d.config.block) throw std::invalid_argument(name_ + ": an IDE disk needs an image");
       d.sectors = d.config.block->size() / kSectorSize;

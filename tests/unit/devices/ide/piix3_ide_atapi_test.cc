@@ -97,6 +97,8 @@ TEST_F(CdTest, InquiryCapacityAndToc) {
   ASSERT_EQ(inq.size(), 36u);
   EXPECT_EQ(inq[0], 0x05);
   EXPECT_EQ(inq[1], 0x80);
+  // Vendor (8 bytes) and product (16): the drive's model, as QEMU reports it.
+  EXPECT_EQ(std::string(inq.begin() + 8, inq.begin() + 32), "QEMU    MINIVMM DVD-ROM ");
   packet({0x25});
   const auto cap = pio_data();
   ASSERT_EQ(cap.size(), 8u);
