@@ -49,20 +49,16 @@ std::string rule_text(const HostFwd& f) {
 struct SlirpBackend::Callbacks {
   static SlirpBackend& self(void* opaque) { return *static_cast<SlirpBackend*>(opaque); }
 
-  // A frame for the guest (slirp thread). Frames wait behind earlier refused ones so that they
-  // reach the guest in order.
+  // A frame for the guest, under slirp_mutex_ (on the backend's thread or in send()): queued,
+  // as the receiver must not run under that lock.
   static ssize_t send_packet(const void* buf, size_t len, void* opaque) {
     SlirpBackend& b = self(opaque);
-    const std::span frame(static_cast<const std::byte*>(buf), len);
+    const auto* bytes = static_cast<const std::byte*>(buf);
     std::lock_guard lock(b.rx_mutex_);
-    if (!b.receiver_) {
-      ++b.rx_dropped_;
-    } else if (b.rx_queue_.empty() && b.receiver_(frame)) {
-      // delivered
-    } else if (b.rx_queue_.size() >= kQueueLimit) {
+    if (b.rx_queue_.size() >= kQueueLimit) {
       ++b.rx_dropped_;
     } else {
-      b.rx_queue_.emplace_back(frame.begin(), frame.end());
+      b.rx_queue_.emplace_back(bytes, bytes + len);
     }
     return static_cast<ssize_t>(len);
   }
@@ -182,25 +178,21 @@ SlirpBackend::~SlirpBackend() {
 }
 
 void SlirpBackend::send(std::span<const std::byte> frame) {
-  bool was_empty;
   {
-    std::lock_guard lock(tx_mutex_);
-    if (tx_queue_.size() >= kQueueLimit) {
-      ++tx_dropped_;
-      return;
-    }
-    was_empty = tx_queue_.empty();
-    tx_queue_.emplace_back(frame.begin(), frame.end());
+    std::lock_guard lock(slirp_mutex_);
+    slirp_input(slirp_.get(), reinterpret_cast<const uint8_t*>(frame.data()),
+                static_cast<int>(frame.size()));
   }
-  // The thread takes the whole queue after it drained the eventfd, so only the frame that finds
-  // the queue empty needs to wake it: a burst (a TSO packet's segments) costs one write.
-  if (was_empty) wake_.signal();
+  // The thread delivers slirp's answers and polls the sockets the frame may have opened, or
+  // now wants to read from (a guest's ACK opens its window).
+  wake_.signal();
 }
 
 void SlirpBackend::set_receiver(Receiver receiver) {
-  std::lock_guard lock(rx_mutex_);
+  std::lock_guard lock(receiver_mutex_);
   receiver_ = std::move(receiver);
   if (!receiver_) {
+    std::lock_guard queue(rx_mutex_);
     rx_dropped_ += rx_queue_.size();
     rx_queue_.clear();
   }
@@ -208,9 +200,22 @@ void SlirpBackend::set_receiver(Receiver receiver) {
 
 void SlirpBackend::rx_ready() { wake_.signal(); }
 
+// Only this thread removes frames, and a deque keeps references to its elements valid while
+// others are appended, so the front frame is offered without holding rx_mutex_.
 void SlirpBackend::deliver_pending() {
-  std::lock_guard lock(rx_mutex_);
-  while (!rx_queue_.empty() && receiver_ && receiver_(rx_queue_.front())) rx_queue_.pop_front();
+  std::lock_guard lock(receiver_mutex_);
+  if (!receiver_) return;
+  for (;;) {
+    const std::vector<std::byte>* front;
+    {
+      std::lock_guard queue(rx_mutex_);
+      if (rx_queue_.empty()) return;
+      front = &rx_queue_.front();
+    }
+    if (!receiver_(*front)) return;
+    std::lock_guard queue(rx_mutex_);
+    rx_queue_.pop_front();
+  }
 }
 
 uint32_t SlirpBackend::next_timer_ms() const {
@@ -239,26 +244,25 @@ void SlirpBackend::run_due_timers() {
 
 void SlirpBackend::run() {
   while (!stop_) {
-    uint32_t timeout = next_timer_ms();
-    pollfds_.clear();
-    pollfds_.push_back(pollfd{wake_.get(), POLLIN, 0});
-    slirp_pollfds_fill(slirp_.get(), &timeout, Callbacks::add_poll, this);
+    uint32_t timeout;
+    {
+      std::lock_guard lock(slirp_mutex_);
+      timeout = next_timer_ms();
+      pollfds_.clear();
+      pollfds_.push_back(pollfd{wake_.get(), POLLIN, 0});
+      slirp_pollfds_fill(slirp_.get(), &timeout, Callbacks::add_poll, this);
+    }
+    // Unlocked: send() may run slirp meanwhile (QEMU's main loop polls the same way). A socket
+    // it opens is polled from the next round on, which its wakeup starts at once.
     const int ready = poll(pollfds_.data(), pollfds_.size(),
                            static_cast<int>(std::min<uint32_t>(timeout, INT_MAX)));
     if (ready < 0 && errno != EINTR) spdlog::warn("slirp: poll: {}", std::strerror(errno));
     if (pollfds_[0].revents & POLLIN) wake_.drain();
-    slirp_pollfds_poll(slirp_.get(), ready < 0 ? 1 : 0, Callbacks::get_revents, this);
-
-    std::deque<std::vector<std::byte>> frames;
     {
-      std::lock_guard lock(tx_mutex_);
-      frames.swap(tx_queue_);
+      std::lock_guard lock(slirp_mutex_);
+      slirp_pollfds_poll(slirp_.get(), ready < 0 ? 1 : 0, Callbacks::get_revents, this);
+      run_due_timers();
     }
-    for (const auto& f : frames) {
-      slirp_input(slirp_.get(), reinterpret_cast<const uint8_t*>(f.data()),
-                  static_cast<int>(f.size()));
-    }
-    run_due_timers();
     deliver_pending();
   }
 }
