@@ -16,8 +16,8 @@ class NetBackend {
 
   virtual ~NetBackend() = default;
 
-  // Guest -> network. Called on vCPU threads, possibly with the NIC's lock held: it may process
-  // the frame at once, but never calls the receiver from inside nor blocks on the network.
+  // Guest -> network. Called on vCPU threads without the NIC's lock: it may process the frame
+  // at once and hand an answer to the receiver from inside, but never blocks on the network.
   virtual void send(std::span<const std::byte> frame) = 0;
 
   // Installs the receiver (an empty one detaches). After it returns, the previous receiver is

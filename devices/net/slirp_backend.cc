@@ -49,16 +49,26 @@ std::string rule_text(const HostFwd& f) {
 struct SlirpBackend::Callbacks {
   static SlirpBackend& self(void* opaque) { return *static_cast<SlirpBackend*>(opaque); }
 
-  // A frame for the guest, under slirp_mutex_ (on the backend's thread or in send()): queued,
-  // as the receiver must not run under that lock.
+  // A frame for the guest, under slirp_mutex_ (on the backend's thread or in send()). Frames
+  // wait behind earlier refused ones so that they reach the guest in order.
   static ssize_t send_packet(const void* buf, size_t len, void* opaque) {
     SlirpBackend& b = self(opaque);
-    const auto* bytes = static_cast<const std::byte*>(buf);
-    std::lock_guard lock(b.rx_mutex_);
-    if (b.rx_queue_.size() >= kQueueLimit) {
+    const std::span frame(static_cast<const std::byte*>(buf), len);
+    std::lock_guard lock(b.receiver_mutex_);
+    bool queue_empty;
+    {
+      std::lock_guard queue(b.rx_mutex_);
+      queue_empty = b.rx_queue_.empty();
+    }
+    if (!b.receiver_) {
       ++b.rx_dropped_;
-    } else {
-      b.rx_queue_.emplace_back(bytes, bytes + len);
+    } else if (!queue_empty || !b.receiver_(frame)) {
+      std::lock_guard queue(b.rx_mutex_);
+      if (b.rx_queue_.size() >= kQueueLimit) {
+        ++b.rx_dropped_;
+      } else {
+        b.rx_queue_.emplace_back(frame.begin(), frame.end());
+      }
     }
     return static_cast<ssize_t>(len);
   }
@@ -183,8 +193,8 @@ void SlirpBackend::send(std::span<const std::byte> frame) {
     slirp_input(slirp_.get(), reinterpret_cast<const uint8_t*>(frame.data()),
                 static_cast<int>(frame.size()));
   }
-  // The thread delivers slirp's answers and polls the sockets the frame may have opened, or
-  // now wants to read from (a guest's ACK opens its window).
+  // The thread polls the sockets the frame may have opened, or now wants to read from (a
+  // guest's ACK opens its window).
   wake_.signal();
 }
 

@@ -3,10 +3,11 @@
 // DHCP hands out 10.0.2.15 onwards. IPv4 only; slirp's legacy protocol emulation stays off.
 //
 // libslirp is not thread-safe, so every call into it holds one lock. The backend's own thread
-// polls slirp's sockets, an eventfd and slirp's timers, and delivers the frames for the guest.
-// A frame the guest sends goes into slirp at once on the vCPU thread that sent it (as QEMU feeds
-// slirp under its big lock): a round trip then costs one wakeup of the backend's thread, not two.
-// What slirp sends in reply is queued for the thread, since the NIC's lock is held there.
+// polls slirp's sockets, an eventfd and slirp's timers. A frame the guest sends goes into slirp
+// at once on the vCPU thread that sent it, and what slirp answers (an ACK) goes straight to the
+// NIC, as QEMU does under its big lock: no thread wakes between a guest's segment and its ACK.
+// Frames the NIC refuses wait in a queue that the thread retries after rx_ready().
+// Lock order: slirp_mutex_, then receiver_mutex_, then the NIC's; rx_mutex_ is a leaf.
 #pragma once
 
 #include <poll.h>
@@ -49,8 +50,7 @@ class SlirpBackend final : public NetBackend {
   SlirpBackend(const SlirpBackend&) = delete;
   SlirpBackend& operator=(const SlirpBackend&) = delete;
 
-  // Runs slirp on the frame right away, on the caller's thread; whatever slirp answers waits
-  // for the backend's thread.
+  // Runs slirp on the frame right away, on the caller's thread, which may call the receiver.
   void send(std::span<const std::byte> frame) override;
   void set_receiver(Receiver receiver) override;
   void rx_ready() override;
@@ -91,8 +91,7 @@ class SlirpBackend final : public NetBackend {
 
   EventFd wake_;
   std::unique_ptr<Slirp, SlirpDeleter> slirp_;
-  // Guards slirp_ and everything its callbacks touch. Taken on vCPU threads under the NIC's
-  // lock, so it is never held while the receiver runs.
+  // Guards slirp_ and everything its callbacks touch.
   std::mutex slirp_mutex_;
   std::list<Timer> timers_;
   std::vector<pollfd> pollfds_;  // filled and read under slirp_mutex_; poll() is the thread's
