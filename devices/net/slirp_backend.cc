@@ -54,21 +54,15 @@ struct SlirpBackend::Callbacks {
   static ssize_t send_packet(const void* buf, size_t len, void* opaque) {
     SlirpBackend& b = self(opaque);
     const std::span frame(static_cast<const std::byte*>(buf), len);
-    std::lock_guard lock(b.receiver_mutex_);
-    bool queue_empty;
-    {
-      std::lock_guard queue(b.rx_mutex_);
-      queue_empty = b.rx_queue_.empty();
-    }
+    std::lock_guard lock(b.rx_mutex_);
     if (!b.receiver_) {
       ++b.rx_dropped_;
-    } else if (!queue_empty || !b.receiver_(frame)) {
-      std::lock_guard queue(b.rx_mutex_);
-      if (b.rx_queue_.size() >= kQueueLimit) {
-        ++b.rx_dropped_;
-      } else {
-        b.rx_queue_.emplace_back(frame.begin(), frame.end());
-      }
+    } else if (b.rx_queue_.empty() && b.receiver_(frame)) {
+      // delivered
+    } else if (b.rx_queue_.size() >= kQueueLimit) {
+      ++b.rx_dropped_;
+    } else {
+      b.rx_queue_.emplace_back(frame.begin(), frame.end());
     }
     return static_cast<ssize_t>(len);
   }
@@ -199,10 +193,9 @@ void SlirpBackend::send(std::span<const std::byte> frame) {
 }
 
 void SlirpBackend::set_receiver(Receiver receiver) {
-  std::lock_guard lock(receiver_mutex_);
+  std::lock_guard lock(rx_mutex_);
   receiver_ = std::move(receiver);
   if (!receiver_) {
-    std::lock_guard queue(rx_mutex_);
     rx_dropped_ += rx_queue_.size();
     rx_queue_.clear();
   }
@@ -210,22 +203,9 @@ void SlirpBackend::set_receiver(Receiver receiver) {
 
 void SlirpBackend::rx_ready() { wake_.signal(); }
 
-// Only this thread removes frames, and a deque keeps references to its elements valid while
-// others are appended, so the front frame is offered without holding rx_mutex_.
 void SlirpBackend::deliver_pending() {
-  std::lock_guard lock(receiver_mutex_);
-  if (!receiver_) return;
-  for (;;) {
-    const std::vector<std::byte>* front;
-    {
-      std::lock_guard queue(rx_mutex_);
-      if (rx_queue_.empty()) return;
-      front = &rx_queue_.front();
-    }
-    if (!receiver_(*front)) return;
-    std::lock_guard queue(rx_mutex_);
-    rx_queue_.pop_front();
-  }
+  std::lock_guard lock(rx_mutex_);
+  while (!rx_queue_.empty() && receiver_ && receiver_(rx_queue_.front())) rx_queue_.pop_front();
 }
 
 uint32_t SlirpBackend::next_timer_ms() const {

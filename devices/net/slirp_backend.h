@@ -7,7 +7,7 @@
 // at once on the vCPU thread that sent it, and what slirp answers (an ACK) goes straight to the
 // NIC, as QEMU does under its big lock: no thread wakes between a guest's segment and its ACK.
 // Frames the NIC refuses wait in a queue that the thread retries after rx_ready().
-// Lock order: slirp_mutex_, then receiver_mutex_, then the NIC's; rx_mutex_ is a leaf.
+// Lock order: slirp_mutex_, then rx_mutex_, then the NIC's.
 #pragma once
 
 #include <poll.h>
@@ -97,10 +97,8 @@ class SlirpBackend final : public NetBackend {
   std::vector<pollfd> pollfds_;  // filled and read under slirp_mutex_; poll() is the thread's
 
   // Held while the receiver runs, so set_receiver() waits for a delivery in progress.
-  std::mutex receiver_mutex_;
-  Receiver receiver_;
-  // Frames for the guest. A leaf lock: nothing is called while it is held.
   std::mutex rx_mutex_;
+  Receiver receiver_;
   std::deque<std::vector<std::byte>> rx_queue_;
 
   std::atomic<uint64_t> rx_dropped_{0};
