@@ -130,6 +130,7 @@ void E1000::bar_read(int bar, uint64_t offset, std::span<std::byte> data) {
 
 void E1000::bar_write(int bar, uint64_t offset, std::span<const std::byte> data) {
   bool rx_ready = false;
+  std::vector<std::vector<std::byte>> frames;
   {
     std::lock_guard lock(mutex_);
     if (data.size() != 4 || offset % 4 != 0) {
@@ -144,8 +145,11 @@ void E1000::bar_write(int bar, uint64_t offset, std::span<const std::byte> data)
     } else if (bar == kIoBar && offset == kIoData) {
       rx_ready = write_register_locked(io_address_ & kRegisterMask, value);
     }
+    frames.swap(tx_out_);
   }
-  // Outside the lock: the backend may take its own locks.
+  // Outside the lock: the backend may answer a frame at once through receive() (slirp's ACK
+  // reaches the ring before the guest resumes, as with QEMU).
+  for (const auto& frame : frames) backend_.send(frame);
   if (rx_ready) backend_.rx_ready();
 }
 
@@ -308,7 +312,7 @@ void E1000::transmit_locked() {
   uint32_t causes = 0;
   const TxEngine::Sink sink = [this](std::span<const std::byte> frame) {
     count_frame(kPtc64, frame);
-    backend_.send(frame);
+    tx_out_.emplace_back(frame.begin(), frame.end());
   };
   for (uint32_t budget = size; head != tail && budget > 0; --budget) {
     const uint64_t address = base + head * kDescriptorSize;

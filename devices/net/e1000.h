@@ -82,6 +82,8 @@ class E1000 final : public pci::PciDevice {
   e1000::Eeprom eeprom_;
   e1000::Phy phy_;
   e1000::TxEngine tx_;
+  // Frames the ring gave up under the lock, for bar_write to send once it has let go of it.
+  std::vector<std::vector<std::byte>> tx_out_;
   std::array<uint64_t, 64> stats_{};  // 0x4000..0x40FC; 64-bit counters live at their low half
   uint32_t io_address_ = 0;
   bool level_ = false;

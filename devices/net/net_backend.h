@@ -16,8 +16,8 @@ class NetBackend {
 
   virtual ~NetBackend() = default;
 
-  // Guest -> network. Called on vCPU threads, possibly with the NIC's lock held: it must only
-  // queue the frame and never call the receiver from inside.
+  // Guest -> network. Called on vCPU threads without the NIC's lock: it may process the frame
+  // at once and hand an answer to the receiver from inside, but never blocks on the network.
   virtual void send(std::span<const std::byte> frame) = 0;
 
   // Installs the receiver (an empty one detaches). After it returns, the previous receiver is

@@ -49,8 +49,8 @@ std::string rule_text(const HostFwd& f) {
 struct SlirpBackend::Callbacks {
   static SlirpBackend& self(void* opaque) { return *static_cast<SlirpBackend*>(opaque); }
 
-  // A frame for the guest (slirp thread). Frames wait behind earlier refused ones so that they
-  // reach the guest in order.
+  // A frame for the guest, under slirp_mutex_ (on the backend's thread or in send()). Frames
+  // wait behind earlier refused ones so that they reach the guest in order.
   static ssize_t send_packet(const void* buf, size_t len, void* opaque) {
     SlirpBackend& b = self(opaque);
     const std::span frame(static_cast<const std::byte*>(buf), len);
@@ -182,19 +182,14 @@ SlirpBackend::~SlirpBackend() {
 }
 
 void SlirpBackend::send(std::span<const std::byte> frame) {
-  bool was_empty;
   {
-    std::lock_guard lock(tx_mutex_);
-    if (tx_queue_.size() >= kQueueLimit) {
-      ++tx_dropped_;
-      return;
-    }
-    was_empty = tx_queue_.empty();
-    tx_queue_.emplace_back(frame.begin(), frame.end());
+    std::lock_guard lock(slirp_mutex_);
+    slirp_input(slirp_.get(), reinterpret_cast<const uint8_t*>(frame.data()),
+                static_cast<int>(frame.size()));
   }
-  // The thread takes the whole queue after it drained the eventfd, so only the frame that finds
-  // the queue empty needs to wake it: a burst (a TSO packet's segments) costs one write.
-  if (was_empty) wake_.signal();
+  // The thread polls the sockets the frame may have opened, or now wants to read from (a
+  // guest's ACK opens its window).
+  wake_.signal();
 }
 
 void SlirpBackend::set_receiver(Receiver receiver) {
@@ -239,26 +234,25 @@ void SlirpBackend::run_due_timers() {
 
 void SlirpBackend::run() {
   while (!stop_) {
-    uint32_t timeout = next_timer_ms();
-    pollfds_.clear();
-    pollfds_.push_back(pollfd{wake_.get(), POLLIN, 0});
-    slirp_pollfds_fill(slirp_.get(), &timeout, Callbacks::add_poll, this);
+    uint32_t timeout;
+    {
+      std::lock_guard lock(slirp_mutex_);
+      timeout = next_timer_ms();
+      pollfds_.clear();
+      pollfds_.push_back(pollfd{wake_.get(), POLLIN, 0});
+      slirp_pollfds_fill(slirp_.get(), &timeout, Callbacks::add_poll, this);
+    }
+    // Unlocked: send() may run slirp meanwhile (QEMU's main loop polls the same way). A socket
+    // it opens is polled from the next round on, which its wakeup starts at once.
     const int ready = poll(pollfds_.data(), pollfds_.size(),
                            static_cast<int>(std::min<uint32_t>(timeout, INT_MAX)));
     if (ready < 0 && errno != EINTR) spdlog::warn("slirp: poll: {}", std::strerror(errno));
     if (pollfds_[0].revents & POLLIN) wake_.drain();
-    slirp_pollfds_poll(slirp_.get(), ready < 0 ? 1 : 0, Callbacks::get_revents, this);
-
-    std::deque<std::vector<std::byte>> frames;
     {
-      std::lock_guard lock(tx_mutex_);
-      frames.swap(tx_queue_);
+      std::lock_guard lock(slirp_mutex_);
+      slirp_pollfds_poll(slirp_.get(), ready < 0 ? 1 : 0, Callbacks::get_revents, this);
+      run_due_timers();
     }
-    for (const auto& f : frames) {
-      slirp_input(slirp_.get(), reinterpret_cast<const uint8_t*>(f.data()),
-                  static_cast<int>(f.size()));
-    }
-    run_due_timers();
     deliver_pending();
   }
 }

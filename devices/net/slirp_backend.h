@@ -2,9 +2,12 @@
 // `-netdev user`. The guest's network is 10.0.2.0/24: gateway and host 10.0.2.2, DNS 10.0.2.3,
 // DHCP hands out 10.0.2.15 onwards. IPv4 only; slirp's legacy protocol emulation stays off.
 //
-// libslirp is not thread-safe, so every call into it happens on the backend's own thread, which
-// polls slirp's sockets, an eventfd and slirp's timers. Frames the guest sends arrive on vCPU
-// threads and are queued for that thread; received frames are delivered on it.
+// libslirp is not thread-safe, so every call into it holds one lock. The backend's own thread
+// polls slirp's sockets, an eventfd and slirp's timers. A frame the guest sends goes into slirp
+// at once on the vCPU thread that sent it, and what slirp answers (an ACK) goes straight to the
+// NIC, as QEMU does under its big lock: no thread wakes between a guest's segment and its ACK.
+// Frames the NIC refuses wait in a queue that the thread retries after rx_ready().
+// Lock order: slirp_mutex_, then rx_mutex_, then the NIC's.
 #pragma once
 
 #include <poll.h>
@@ -35,7 +38,7 @@ struct SlirpOptions {
 
 class SlirpBackend final : public NetBackend {
  public:
-  // Frames queued in each direction before further ones are dropped and counted.
+  // Frames queued for the guest before further ones are dropped and counted.
   static constexpr size_t kQueueLimit = 512;
 
   // Starts slirp and its thread. Throws std::runtime_error when slirp cannot start or a hostfwd
@@ -47,12 +50,12 @@ class SlirpBackend final : public NetBackend {
   SlirpBackend(const SlirpBackend&) = delete;
   SlirpBackend& operator=(const SlirpBackend&) = delete;
 
+  // Runs slirp on the frame right away, on the caller's thread, which may call the receiver.
   void send(std::span<const std::byte> frame) override;
   void set_receiver(Receiver receiver) override;
   void rx_ready() override;
 
-  // Frames dropped because a queue was full (or, for rx, no NIC was attached).
-  uint64_t tx_dropped() const { return tx_dropped_; }
+  // Frames for the guest dropped because the queue was full or no NIC was attached.
   uint64_t rx_dropped() const { return rx_dropped_; }
 
  private:
@@ -88,18 +91,16 @@ class SlirpBackend final : public NetBackend {
 
   EventFd wake_;
   std::unique_ptr<Slirp, SlirpDeleter> slirp_;
-  std::list<Timer> timers_;      // slirp thread only (and the constructor/destructor)
-  std::vector<pollfd> pollfds_;  // slirp thread only
-
-  std::mutex tx_mutex_;
-  std::deque<std::vector<std::byte>> tx_queue_;
+  // Guards slirp_ and everything its callbacks touch.
+  std::mutex slirp_mutex_;
+  std::list<Timer> timers_;
+  std::vector<pollfd> pollfds_;  // filled and read under slirp_mutex_; poll() is the thread's
 
   // Held while the receiver runs, so set_receiver() waits for a delivery in progress.
   std::mutex rx_mutex_;
   Receiver receiver_;
   std::deque<std::vector<std::byte>> rx_queue_;
 
-  std::atomic<uint64_t> tx_dropped_{0};
   std::atomic<uint64_t> rx_dropped_{0};
   std::atomic<uint64_t> guest_errors_{0};
   std::atomic<bool> stop_{false};

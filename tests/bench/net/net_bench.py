@@ -173,6 +173,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--mib", type=int, default=64, help="MiB per transfer and direction")
     args = parser.parse_args()
+    # The config's paths are relative to its folder, the work directory.
+    args.kernel, args.initrd = os.path.abspath(args.kernel), os.path.abspath(args.initrd)
     os.makedirs(args.workdir, exist_ok=True)
     guests = {"minivmm": start_minivmm(args, 5555), "qemu": start_qemu(args, 5556)}
     bases = {"minivmm": 5555, "qemu": 5556}

@@ -132,5 +132,18 @@ TEST_F(E1000TxTest, DisabledTransmitterSendsNothingUntilEnabled) {
   EXPECT_EQ(backend.sent.size(), 1u);
 }
 
+TEST_F(E1000TxTest, BackendMayAnswerFromInsideSend) {
+  backend.loopback = true;
+  setup_rx(8, regs::kRctlEn | regs::kRctlSecrc | regs::kRctlUpe | regs::kRctlMpe | regs::kRctlBam);
+  setup_tx(8);
+  const Bytes f = tcp_frame(10);
+  put_bytes(kTxBuffers, f);
+  put_descriptor(kTxRing, 0, kTxBuffers, legacy(f.size(), kEop), 0);
+  wr(regs::kTdt, 1);  // would deadlock if the frame were sent under the NIC's lock
+  ASSERT_EQ(backend.sent.size(), 1u);
+  EXPECT_EQ(rd(regs::kRdh), 1u);
+  EXPECT_EQ(get_bytes(kRxBuffers, f.size()), f);
+}
+
 }  // namespace
 }  // namespace e1000_test

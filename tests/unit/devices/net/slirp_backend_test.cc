@@ -150,6 +150,23 @@ TEST(SlirpBackend, DhcpDiscoverGetsAnOfferOf10_0_2_15) {
   backend.set_receiver({});
 }
 
+// send() runs slirp on the caller's thread, and slirp's answer (here the DHCPOFFER, which goes
+// to the broadcast address and so needs no ARP) reaches the receiver before send() returns.
+TEST(SlirpBackend, AnAnswerReachesTheReceiverFromInsideSend) {
+  SlirpBackend backend(SlirpOptions{});
+  Inbox inbox;
+  const std::thread::id sender = std::this_thread::get_id();
+  std::atomic<bool> on_sender{false};
+  backend.set_receiver([&](std::span<const std::byte> f) {
+    if (std::this_thread::get_id() == sender && is_dhcp_offer(Bytes(f.begin(), f.end())))
+      on_sender = true;
+    return inbox.receive(f);
+  });
+  backend.send(dhcp_discover());
+  EXPECT_TRUE(on_sender) << "the DHCPOFFER did not come from inside send()";
+  backend.set_receiver({});
+}
+
 TEST(SlirpBackend, HostfwdForwardsAHostConnectionToTheGuest) {
   uint16_t port;
   {
