@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 
 #include "devices/block/aligned_buffer.h"
 #include "devices/block/block_error.h"
@@ -431,24 +432,39 @@ void Qcow2Image::write_run(uint64_t guest, const IoVector& src, Table& l2, uint6
     const uint64_t data_end = guest + end;
     const uint64_t tail = group_start + count * cs - data_end;
 
-    // Copy-on-write of the partial clusters at both ends; a fresh cluster past the end of the
-    // file already reads as zeros, so zero head or tail bytes need no write there.
+    // Copy-on-write of the partial clusters at both ends. A fresh cluster past the end of the
+    // file already reads as zeros, so zero head or tail bytes need no write there; and when the
+    // old contents are known zeros (a zero cluster, or unallocated with no backing data behind
+    // it) they need no read either: a guest's first small write into each cluster is the
+    // common case, and reading and scanning the rest of the cluster would cost more than it.
+    auto old_is_zero = [&](uint64_t i, uint64_t from) {
+      uint64_t h = 0;
+      const Kind kind = classify(entry_at(i), h);
+      return kind == Kind::kZero ||
+             (kind == Kind::kUnallocated && (!backing_ || from >= backing_->size()));
+    };
     IoVector out;
     uint64_t write_at = host;
-    AlignedBuffer head_buf(in);
+    std::optional<AlignedBuffer> head_buf;
     if (in > 0) {
-      read_old(group_start, head_buf.span());
-      if (fresh && IoVector(head_buf.span()).is_zero()) {
+      if (fresh && old_is_zero(index, group_start)) {
         write_at = host + in;
       } else {
-        out.append(IoVector(head_buf.span()));
+        head_buf.emplace(in);
+        read_old(group_start, head_buf->span());
+        if (fresh && IoVector(head_buf->span()).is_zero()) {
+          write_at = host + in;
+        } else {
+          out.append(IoVector(head_buf->span()));
+        }
       }
     }
     out.append(src.slice(pos, end - pos));
-    AlignedBuffer tail_buf(tail);
-    if (tail > 0) {
-      read_old(data_end, tail_buf.span());
-      if (!fresh || !IoVector(tail_buf.span()).is_zero()) out.append(IoVector(tail_buf.span()));
+    std::optional<AlignedBuffer> tail_buf;
+    if (tail > 0 && !(fresh && old_is_zero(index + count - 1, data_end))) {
+      tail_buf.emplace(tail);
+      read_old(data_end, tail_buf->span());
+      if (!fresh || !IoVector(tail_buf->span()).is_zero()) out.append(IoVector(tail_buf->span()));
     }
     file_.writev_at(write_at, out);
     for (uint64_t c = 0; c < count; ++c) {
