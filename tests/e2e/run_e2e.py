@@ -358,7 +358,7 @@ def test_reboot_restarts_and_sigterm_stops(args):
     """A guest reboot restarts the VM (on_reboot default); SIGTERM then stops it cleanly."""
     guest = Guest(args, base_config(args, "mvm.mode=reboot"), "reboot_restart")
     try:
-        guest.wait_for(r"^MVM boot", count=2)
+        guest.wait_for(r"^MVM boot", timeout=2 * BOOT_TIMEOUT, count=2)  # two boots
         guest.proc.send_signal(signal.SIGTERM)
         code = guest.wait_exit(60)
         check(code == 128 + signal.SIGTERM, f"exit status {code}, want 143", guest)
