@@ -68,6 +68,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "devices/block/image.h"
 #include "devices/net/hostfwd.h"
 #include "memory/ram_region.h"
 
@@ -122,14 +123,12 @@ struct KernelConfig {
   std::string cmdline;
 };
 
-enum class DriveCache { kWriteback, kNone, kUnsafe };
-
 struct DriveConfig {
   std::string id;
   std::optional<std::filesystem::path> file;  // absolute; nullopt: no medium
   std::string format;                         // "raw" or "qcow2" when file is given
   bool readonly = false;
-  DriveCache cache = DriveCache::kWriteback;
+  devices::block::CacheMode cache = devices::block::CacheMode::kWriteback;
 };
 
 struct NetdevConfig {

@@ -44,10 +44,11 @@ DriveConfig parse_drive(const json& v, size_t index, const fs::path& base_dir,
   if (const json* ro = find(o, "readonly"))
     drive.readonly = read_bool(*ro, member(path, "readonly"));
   if (const json* cache = find(o, "cache")) {
-    drive.cache = read_choice<DriveCache>(*cache, member(path, "cache"),
-                                          {{"writeback", DriveCache::kWriteback},
-                                           {"none", DriveCache::kNone},
-                                           {"unsafe", DriveCache::kUnsafe}});
+    using devices::block::CacheMode;
+    drive.cache = read_choice<CacheMode>(*cache, member(path, "cache"),
+                                         {{"writeback", CacheMode::kWriteback},
+                                          {"none", CacheMode::kNone},
+                                          {"unsafe", CacheMode::kUnsafe}});
   }
   const json* format = find(o, "format");
   if (const json* file = find(o, "file")) {

@@ -233,9 +233,7 @@ devices::ide::Piix3Ide::Drives Machine::ide_drives() const {
         devices::block::OpenOptions options;
         options.format = d.format;
         options.read_only = drive.read_only;
-        options.cache = d.cache == DriveCache::kNone     ? devices::block::CacheMode::kNone
-                        : d.cache == DriveCache::kUnsafe ? devices::block::CacheMode::kUnsafe
-                                                         : devices::block::CacheMode::kWriteback;
+        options.cache = d.cache;
         try {
           drive.block = std::make_shared<devices::block::BlockDevice>(
               devices::block::open_image(d.file->string(), options));

@@ -159,7 +159,7 @@ TEST_F(ConfigTest, MissionExampleParsesIntoTheExpectedConfig) {
   EXPECT_EQ(c.drives[0].file, dir_ / "vm.qcow2");
   EXPECT_EQ(c.drives[0].format, "qcow2");
   EXPECT_FALSE(c.drives[0].readonly);
-  EXPECT_EQ(c.drives[0].cache, vmm::DriveCache::kWriteback);
+  EXPECT_EQ(c.drives[0].cache, devices::block::CacheMode::kWriteback);
   EXPECT_EQ(c.drives[1].file, std::nullopt);
   EXPECT_TRUE(c.drives[1].readonly);
   ASSERT_EQ(c.ide.size(), 2u);
@@ -214,7 +214,7 @@ TEST_F(ConfigTest, IdeDevicesTakeTheFirstFreePosition) {
   EXPECT_EQ(c.ide[2].drive, std::nullopt);
   EXPECT_EQ(c.ide[1].serial, "SN1");
   EXPECT_EQ(c.ide[1].model, "M");
-  EXPECT_EQ(c.drives[0].cache, vmm::DriveCache::kNone);
+  EXPECT_EQ(c.drives[0].cache, devices::block::CacheMode::kNone);
   EXPECT_TRUE(c.drives[1].readonly);
 }
 
