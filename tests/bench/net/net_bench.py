@@ -9,8 +9,13 @@ run at once and are measured alternately, round by round, so that both see the s
 Each throughput is timed from connect to the last byte (for host to guest: to the guest's
 count, which comes after it read everything); the latency is the median of 200 round trips of
 64 bytes on one connection with TCP_NODELAY. Prints a table of medians; never pass/fail.
+
+To show where the time goes, each throughput also counts the guest's eth0 interrupts (from its
+/proc/interrupts, read over the console before and after) and the VM's KVM exits (from the
+host's debugfs, /sys/kernel/debug/kvm/PID-FD/exits, when it can be read), per MiB moved.
 """
 import argparse
+import glob
 import json
 import os
 import re
@@ -66,6 +71,26 @@ class Console:
         self.proc.stdin.flush()
         self.wait_for(r"^MVM done 0$", count=done + 1)
 
+    def command_output(self, command):
+        """The lines `command` prints, prefixed with "MVM out " so they stand apart."""
+        with self.cond:
+            start = len(self.lines)
+        self.run(f"{{ {command}; }} | sed 's/^/MVM out /'")
+        with self.cond:
+            return [line[8:] for line in self.lines[start:] if line.startswith("MVM out ")]
+
+    def nic_interrupts(self):
+        """The guest's eth0 interrupt count, over all CPUs."""
+        fields = self.command_output("grep eth0 /proc/interrupts")[0].split()
+        return sum(int(f) for f in fields[1:] if f.isdigit())
+
+    def kvm_exits(self):
+        """The VM's KVM exits so far (all vCPUs), or None without debugfs."""
+        for stats in glob.glob(f"/sys/kernel/debug/kvm/{self.proc.pid}-*/exits"):
+            with open(stats) as f:
+                return int(f.read())
+        return None
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.stdin.write(b"poweroff\n")
@@ -118,6 +143,21 @@ def start_servers(guest, mib):
               f"mvm_wait_listen {sink}; mvm_wait_listen {source}; mvm_wait_listen {echo}")
 
 
+def mount_debugfs():
+    """KVM's per-VM statistics live in debugfs; the sandbox runs as root but does not mount it."""
+    if not os.path.exists("/sys/kernel/debug/kvm"):
+        subprocess.run(["mount", "-t", "debugfs", "none", "/sys/kernel/debug"],
+                       stderr=subprocess.DEVNULL, check=False)
+
+
+def counted(guest, transfer, mib):
+    """Runs `transfer` (returns MiB/s); returns it with interrupts and exits per MiB."""
+    irqs, exits = guest.nic_interrupts(), guest.kvm_exits()
+    rate = transfer()
+    exits = None if exits is None else (guest.kvm_exits() - exits) / mib
+    return rate, (guest.nic_interrupts() - irqs) / mib, exits
+
+
 def host_to_guest(port, mib):
     payload = bytes(1 << 20)
     start = time.monotonic()
@@ -164,6 +204,15 @@ def round_trip_us(port):
     return statistics.median(times) * 1e6
 
 
+def median(values):
+    """None when a count could not be read (no debugfs)."""
+    return None if None in values else statistics.median(values)
+
+
+def fmt(value):
+    return "n/a" if value is None else f"{value:.1f}"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--minivmm", required=True)
@@ -176,6 +225,7 @@ def main():
     # The config's paths are relative to its folder, the work directory.
     args.kernel, args.initrd = os.path.abspath(args.kernel), os.path.abspath(args.initrd)
     os.makedirs(args.workdir, exist_ok=True)
+    mount_debugfs()
     guests = {"minivmm": start_minivmm(args, 5555), "qemu": start_qemu(args, 5556)}
     bases = {"minivmm": 5555, "qemu": 5556}
     try:
@@ -183,16 +233,21 @@ def main():
             guest.wait_for(r"^MVM ready")
         for guest in guests.values():
             start_servers(guest, args.mib)
-        results = {name: {"h2g": [], "g2h": [], "rtt": []} for name in guests}
+        keys = ("h2g", "h2g_irq", "h2g_exit", "g2h", "g2h_irq", "g2h_exit", "rtt")
+        results = {name: {k: [] for k in keys} for name in guests}
         rounds = 0
         for i in range(args.rounds):
             try:
                 row = {}
                 for name in guests:
-                    base = bases[name]
-                    row[name] = {"h2g": host_to_guest(host_port(base, "sink"), args.mib),
-                                 "g2h": guest_to_host(host_port(base, "source"), args.mib),
-                                 "rtt": round_trip_us(host_port(base, "echo"))}
+                    base, guest, mib = bases[name], guests[name], args.mib
+                    m = {}
+                    m["h2g"], m["h2g_irq"], m["h2g_exit"] = counted(
+                        guest, lambda: host_to_guest(host_port(base, "sink"), mib), mib)
+                    m["g2h"], m["g2h_irq"], m["g2h_exit"] = counted(
+                        guest, lambda: guest_to_host(host_port(base, "source"), mib), mib)
+                    m["rtt"] = round_trip_us(host_port(base, "echo"))
+                    row[name] = m
             except (OSError, RuntimeError) as e:
                 # A guest that died (seen once: a triple fault under nested KVM) ends the
                 # measurements; the complete rounds still count.
@@ -203,24 +258,31 @@ def main():
             for name, m in row.items():
                 for key, value in m.items():
                     results[name][key].append(value)
-                print(f"round {i + 1} {name}: host->guest {m['h2g']:.1f} MiB/s, "
-                      f"guest->host {m['g2h']:.1f} MiB/s, round trip {m['rtt']:.0f} us",
+                print(f"round {i + 1} {name}: host->guest {m['h2g']:.1f} MiB/s "
+                      f"({m['h2g_irq']:.0f} irq/MiB, {fmt(m['h2g_exit'])} exits/MiB), "
+                      f"guest->host {m['g2h']:.1f} MiB/s ({m['g2h_irq']:.0f} irq/MiB, "
+                      f"{fmt(m['g2h_exit'])} exits/MiB), round trip {m['rtt']:.0f} us",
                       flush=True)
         if rounds == 0:
             raise SystemExit("no complete round")
     finally:
         for guest in guests.values():
             guest.stop()
-    med = {name: {k: statistics.median(v) for k, v in r.items()} for name, r in results.items()}
+    med = {name: {k: median(v) for k, v in r.items()} for name, r in results.items()}
     print()
     print(f"| measure (e1000, user net, median of {rounds}) | minivmm | QEMU | ratio |")
     print("|---|---|---|---|")
     rows = [("h2g", f"TCP host -> guest, {args.mib} MiB", "MiB/s"),
             ("g2h", f"TCP guest -> host, {args.mib} MiB", "MiB/s"),
-            ("rtt", f"round trip, {ECHO_SIZE} B (median of {ECHO_COUNT})", "us")]
+            ("rtt", f"round trip, {ECHO_SIZE} B (median of {ECHO_COUNT})", "us"),
+            ("h2g_irq", "host -> guest: guest NIC interrupts", "/MiB"),
+            ("h2g_exit", "host -> guest: KVM exits", "/MiB"),
+            ("g2h_irq", "guest -> host: guest NIC interrupts", "/MiB"),
+            ("g2h_exit", "guest -> host: KVM exits", "/MiB")]
     for key, label, unit in rows:
         a, b = med["minivmm"][key], med["qemu"][key]
-        print(f"| {label} | {a:.1f} {unit} | {b:.1f} {unit} | {a / b:.2f} |")
+        ratio = f"{a / b:.2f}" if a is not None and b else "n/a"
+        print(f"| {label} | {fmt(a)} {unit} | {fmt(b)} {unit} | {ratio} |")
 
 
 if __name__ == "__main__":
