@@ -264,9 +264,10 @@ void Machine::build_nics(devices::pci::PciRoot& root) {
     // The 82540EM reports INTA# (pin 0 here); the _PRT routes it like every other slot.
     nic_lines_.push_back(
         std::make_shared<KvmIrqLine>(vm_, devices::pci::pci_intx_gsi(nic.addr.slot, 0)));
-    root.attach(nic.addr.slot, nic.addr.function,
-                std::make_shared<devices::net::E1000>(mem_, *nic_lines_.back(), nic.mac,
-                                                      *net_backends_.back()));
+    root.attach(
+        nic.addr.slot, nic.addr.function,
+        std::make_shared<devices::net::E1000>(mem_, *nic_lines_.back(), nic.mac,
+                                              *net_backends_.back(), loop_.timer_factory()));
   }
 }
 
@@ -350,7 +351,6 @@ void Machine::pump_console_input() {
 }
 
 MachineExit Machine::run() {
-  EventLoop loop;
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -358,20 +358,20 @@ MachineExit Machine::run() {
   sigaddset(&signals, SIGHUP);
   Fd sigfd(signalfd(-1, &signals, SFD_CLOEXEC));
   if (!sigfd.valid()) throw std::system_error(errno, std::generic_category(), "signalfd");
-  loop.add(sigfd.get(), EPOLLIN, [&](uint32_t) {
+  loop_.add(sigfd.get(), EPOLLIN, [&](uint32_t) {
     signalfd_siginfo info{};
     if (read(sigfd.get(), &info, sizeof(info)) == sizeof(info))
       request_exit({MachineExit::Kind::kSignal, static_cast<int>(info.ssi_signo)});
   });
-  loop.add(exit_event_.get(), EPOLLIN, [&](uint32_t) { loop.stop(); });
+  loop_.add(exit_event_.get(), EPOLLIN, [&](uint32_t) { loop_.stop(); });
 
   EscapeFilter escape;
   if (config_.serial_stdio) {
-    bool polled = loop.add(STDIN_FILENO, EPOLLIN, [&](uint32_t) {
+    bool polled = loop_.add(STDIN_FILENO, EPOLLIN, [&](uint32_t) {
       std::array<std::byte, 4096> buf;
       ssize_t n = read(STDIN_FILENO, buf.data(), buf.size());
       if (n <= 0) {
-        if (n == 0 || (errno != EINTR && errno != EAGAIN)) loop.remove(STDIN_FILENO);
+        if (n == 0 || (errno != EINTR && errno != EAGAIN)) loop_.remove(STDIN_FILENO);
         return;
       }
       auto forward = escape.feed(std::span(buf.data(), static_cast<size_t>(n)));
@@ -411,7 +411,7 @@ MachineExit Machine::run() {
   }
 
   // While the UART has no room for console input, retry every few milliseconds.
-  loop.run([&] {
+  loop_.run([&] {
     pump_console_input();
     return console_pending_.empty() ? -1 : 5;
   });

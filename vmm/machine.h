@@ -13,6 +13,7 @@
 #include "memory/layout.h"
 #include "memory/ram_region.h"
 #include "vmm/config.h"
+#include "vmm/event_loop.h"
 #include "vmm/fd.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu_thread.h"
@@ -71,9 +72,11 @@ class Machine {
   memory::Layout layout_;
   std::vector<std::unique_ptr<memory::RamRegion>> ram_;
   memory::GuestMemory mem_;
-  // Declared before the buses, which hold the NICs: a NIC detaches from its backend and stops
-  // raising its line in its destructor, so both must outlive it. A backend's thread delivers
-  // frames to its NIC until then.
+  // Declared before the buses, which hold the NICs: a NIC detaches from its backend, stops
+  // raising its line and takes its moderation timer out of the loop in its destructor, so all
+  // three must outlive it. A backend's thread delivers frames to its NIC until then; the loop
+  // runs the timers only inside run().
+  EventLoop loop_;
   std::vector<std::shared_ptr<devices::InterruptLine>> nic_lines_;
   std::vector<std::unique_ptr<devices::net::SlirpBackend>> net_backends_;
   devices::Bus pio_;
