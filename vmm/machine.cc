@@ -249,9 +249,10 @@ devices::ide::Piix3Ide::Drives Machine::ide_drives() const {
   return drives;
 }
 
-// Each e1000 on its own user-mode network. Its BARs start unassigned, as no firmware runs:
-// Linux assigns them from the host bridge's _CRS windows (firmware/dsdt.cc) when it finds them
-// at 0, and PciRoot maps them once the driver enables decoding.
+// Each e1000 on its own user-mode network, which the event loop serves. Its BARs start
+// unassigned, as no firmware runs: Linux assigns them from the host bridge's _CRS windows
+// (firmware/dsdt.cc) when it finds them at 0, and PciRoot maps them once the driver enables
+// decoding.
 void Machine::build_nics(devices::pci::PciRoot& root) {
   for (const E1000Config& nic : config_.nics) {
     const NetdevConfig& netdev = config_.netdevs[nic.netdev];
@@ -261,6 +262,8 @@ void Machine::build_nics(devices::pci::PciRoot& root) {
     } catch (const std::runtime_error& e) {
       throw std::runtime_error("netdevs " + netdev.id + ": " + e.what());
     }
+    devices::net::SlirpBackend* backend = net_backends_.back().get();
+    loop_.add(backend->fd(), EPOLLIN, [backend](uint32_t) { backend->poll(); });
     // The 82540EM reports INTA# (pin 0 here); the _PRT routes it like every other slot.
     nic_lines_.push_back(
         std::make_shared<KvmIrqLine>(vm_, devices::pci::pci_intx_gsi(nic.addr.slot, 0)));

@@ -74,8 +74,7 @@ class Machine {
   memory::GuestMemory mem_;
   // Declared before the buses, which hold the NICs: a NIC detaches from its backend, stops
   // raising its line and takes its moderation timer out of the loop in its destructor, so all
-  // three must outlive it. A backend's thread delivers frames to its NIC until then; the loop
-  // runs the timers only inside run().
+  // three must outlive it. The loop runs the networks and the timers only inside run().
   EventLoop loop_;
   std::vector<std::shared_ptr<devices::InterruptLine>> nic_lines_;
   std::vector<std::unique_ptr<devices::net::SlirpBackend>> net_backends_;
