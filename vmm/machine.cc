@@ -76,8 +76,25 @@ std::vector<boot::E820Entry> build_e820(const memory::Layout& layout) {
 
 }  // namespace
 
-Machine::Machine(const Config& config, const HostInfo& host)
-    : config_(config), host_(host), vm_(kvm_.create_vm()), exit_event_(eventfd(0, EFD_CLOEXEC)) {
+Networks open_networks(const Config& config) {
+  Networks networks;
+  for (const NetdevConfig& netdev : config.netdevs) {
+    try {
+      networks.push_back(std::make_unique<devices::net::SlirpBackend>(
+          devices::net::SlirpOptions{netdev.restrict, netdev.hostfwd}));
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error("netdev \"" + netdev.id + "\": " + e.what());
+    }
+  }
+  return networks;
+}
+
+Machine::Machine(const Config& config, const HostInfo& host, Networks networks)
+    : config_(config),
+      host_(host),
+      vm_(kvm_.create_vm()),
+      net_backends_(std::move(networks)),
+      exit_event_(eventfd(0, EFD_CLOEXEC)) {
   if (!exit_event_.valid()) throw std::system_error(errno, std::generic_category(), "eventfd");
   kvm_.require(KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP");
   kvm_.require(KVM_CAP_PIT2, "KVM_CAP_PIT2");
@@ -254,23 +271,17 @@ devices::ide::Piix3Ide::Drives Machine::ide_drives() const {
 // (firmware/dsdt.cc) when it finds them at 0, and PciRoot maps them once the driver enables
 // decoding.
 void Machine::build_nics(devices::pci::PciRoot& root) {
+  for (const auto& backend : net_backends_) {
+    loop_.add(backend->fd(), EPOLLIN, [b = backend.get()](uint32_t) { b->poll(); });
+  }
   for (const E1000Config& nic : config_.nics) {
-    const NetdevConfig& netdev = config_.netdevs[nic.netdev];
-    try {
-      net_backends_.push_back(std::make_unique<devices::net::SlirpBackend>(
-          devices::net::SlirpOptions{netdev.restrict, netdev.hostfwd}));
-    } catch (const std::runtime_error& e) {
-      throw std::runtime_error("netdevs " + netdev.id + ": " + e.what());
-    }
-    devices::net::SlirpBackend* backend = net_backends_.back().get();
-    loop_.add(backend->fd(), EPOLLIN, [backend](uint32_t) { backend->poll(); });
     // The 82540EM reports INTA# (pin 0 here); the _PRT routes it like every other slot.
     nic_lines_.push_back(
         std::make_shared<KvmIrqLine>(vm_, devices::pci::pci_intx_gsi(nic.addr.slot, 0)));
     root.attach(
         nic.addr.slot, nic.addr.function,
         std::make_shared<devices::net::E1000>(mem_, *nic_lines_.back(), nic.mac,
-                                              *net_backends_.back(), loop_.timer_factory()));
+                                              *net_backends_[nic.netdev], loop_.timer_factory()));
   }
 }
 
