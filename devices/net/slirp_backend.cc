@@ -212,9 +212,7 @@ SlirpBackend::SlirpBackend(const SlirpOptions& options)
   update_poll_set_locked();
 }
 
-// slirp_cleanup calls back into timer_free and unregister_poll_fd, so it runs while the members
-// those touch (declared after slirp_) still exist.
-SlirpBackend::~SlirpBackend() { slirp_.reset(); }
+SlirpBackend::~SlirpBackend() = default;
 
 void SlirpBackend::send(std::span<const std::byte> frame) {
   std::lock_guard lock(slirp_mutex_);

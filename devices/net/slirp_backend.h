@@ -106,7 +106,6 @@ class SlirpBackend final : public NetBackend {
   OwnedFd epoll_;
   OwnedFd wake_;   // an eventfd: rx_ready()
   OwnedFd timer_;  // a timerfd at slirp's next deadline
-  std::unique_ptr<Slirp, SlirpDeleter> slirp_;
 
   // Guards slirp_ and everything its callbacks touch, and the poll set below.
   std::mutex slirp_mutex_;
@@ -126,6 +125,9 @@ class SlirpBackend final : public NetBackend {
 
   std::atomic<uint64_t> rx_dropped_{0};
   std::atomic<uint64_t> guest_errors_{0};
+  // Last: slirp_cleanup calls back into the members above (timer_free, unregister_poll_fd), also
+  // when the constructor throws after slirp_new.
+  std::unique_ptr<Slirp, SlirpDeleter> slirp_;
 };
 
 }  // namespace devices::net
