@@ -8,6 +8,9 @@
 // asserts the line when the interval ends if an unmasked cause is still pending. Linux programs
 // ITR by default (InterruptThrottleRate, 4000 to 20000 interrupts/s), and every interrupt costs
 // its driver about five register exits, so this is what keeps a busy NIC's exits bounded.
+// Threads: the device's lock is taken by vCPU threads (registers), the backend's receive path
+// and the timer's callback (the event loop); the timer is armed with the lock held, which is
+// safe because arming never calls back.
 //
 // Simplifications, all invisible to Linux's e1000 driver:
 // - the delay timers (RDTR, RADV, TIDV, TADV) are stored but not applied: within what ITR
