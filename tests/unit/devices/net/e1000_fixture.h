@@ -15,7 +15,6 @@
 #include "devices/net/e1000_regs.h"
 #include "tests/unit/fakes/fake_guest_memory.h"
 #include "tests/unit/fakes/fake_interrupt_line.h"
-#include "tests/unit/fakes/fake_timer.h"
 
 namespace e1000_test {
 
@@ -174,8 +173,7 @@ class E1000Test : public testing::Test {
   fakes::FakeGuestMemory ram{kRamSize};
   fakes::FakeInterruptLine irq;
   FakeBackend backend;
-  fakes::FakeClock clock;
-  devices::net::E1000 nic{ram.memory(), irq, kMac, backend, clock.factory()};
+  devices::net::E1000 nic{ram.memory(), irq, kMac, backend};
 };
 
 }  // namespace e1000_test
