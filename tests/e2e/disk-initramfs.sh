@@ -4,6 +4,10 @@
 # and CD drivers (ata_piix, sd_mod, sr_mod, ext4 with crc32c, isofs, with their dependencies), waits for the
 # root= device, mounts it and hands over to its /sbin/init. Prints "MVM initramfs ..." lines.
 mount -t proc proc /proc
+# The kernel's info messages (an e1000 link coming up, say) reach the serial console in the
+# middle of this script's lines and would break the "MVM ..." lines the host parses; errors and
+# oopses still show.
+echo 4 > /proc/sys/kernel/printk
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 

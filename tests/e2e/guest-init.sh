@@ -13,6 +13,10 @@
 #           as a shell command (the mvm_* helpers below help) and answer "MVM done STATUS";
 #           the line "poweroff" ends it
 mount -t proc proc /proc
+# The kernel's info messages (an e1000 link coming up, say) reach the serial console in the
+# middle of this script's lines and would break the "MVM ..." lines the host parses; errors and
+# oopses still show.
+echo 4 > /proc/sys/kernel/printk
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 

@@ -529,8 +529,9 @@ def net_interfaces(guest):
     """{iface: {pci, mac, ip}} from the guest's "MVM net" lines."""
     out = {}
     for line in guest.report().get("net", []):
-        name, *fields = line.split()
-        out[name] = dict(f.split("=", 1) for f in fields)
+        m = re.fullmatch(r"(\S+) pci=(\S+) mac=(\S+) ip=(\S*)", line)
+        check(m, f"malformed guest line 'MVM net {line}'", guest)
+        out[m.group(1)] = {"pci": m.group(2), "mac": m.group(3), "ip": m.group(4)}
     return out
 
 
@@ -551,17 +552,21 @@ def exchange(guest, port, guest_mib, host_mib, timeout=180):
     guest.wait_for(r"^MVM listening 22$", timeout=timeout, count=n_listen + 1)
     payload = os.urandom(host_mib << 20)
     began = time.monotonic()
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
-        sender = threading.Thread(target=conn.sendall, args=(payload,))
-        sender.start()
-        received = bytearray()
-        while chunk := conn.recv(1 << 16):
-            received += chunk
-        sender.join(timeout)
-        check(not sender.is_alive(), "the host could not send its data into the guest", guest)
-        # The guest's nc ends at our end of stream, so send that only after all of its data.
-        conn.shutdown(socket.SHUT_WR)
-        m = guest.wait_for(r"^MVM done (\d+)$", timeout=timeout, count=n_done + 1)
+    received = bytearray()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+            sender = threading.Thread(target=conn.sendall, args=(payload,))
+            sender.start()
+            while chunk := conn.recv(1 << 16):
+                received += chunk
+            sender.join(timeout)
+            check(not sender.is_alive(), "the host could not send its data into the guest", guest)
+            # The guest's nc ends at our end of stream, so send that only after all of its data.
+            conn.shutdown(socket.SHUT_WR)
+    except OSError as e:
+        raise AssertionError(f"host port {port}: {e} after {len(received)} bytes from the guest\n"
+                             + guest.tail()) from e
+    m = guest.wait_for(r"^MVM done (\d+)$", timeout=timeout, count=n_done + 1)
     took = time.monotonic() - began
     check(m.group(1) == "0", f"mvm_serve failed with status {m.group(1)}", guest)
     rx = guest.wait_for(rx_re, timeout=10, count=n_rx + 1)
