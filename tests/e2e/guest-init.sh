@@ -64,10 +64,23 @@ mvm_serve() {
   head -c "$(($2 * 1048576))" /dev/urandom >/tmp/tx
   echo "MVM tx $(sha256sum </tmp/tx | cut -d' ' -f1) $(wc -c </tmp/tx)"
   nc -l -p "$1" </tmp/tx >/tmp/rx &
+  nc_pid=$!
   mvm_wait_listen "$1"
-  wait $!
+  mvm_watch "$nc_pid" &
+  watch_pid=$!
+  wait "$nc_pid"
+  kill "$watch_pid"
   echo "MVM rx $(sha256sum </tmp/rx | cut -d' ' -f1) $(wc -c </tmp/rx)"
   rm -f /tmp/tx /tmp/rx
+}
+# mvm_watch PID: for the host's failure report, where PID waits, every 10 s once it has run for
+# 45 s (an exchange takes about 15 s in the KVM sandbox).
+mvm_watch() {
+  sleep 45
+  while [ -e "/proc/$1" ]; do
+    echo "MVM slow pid=$1 state=$(cut -d' ' -f3 "/proc/$1/stat") cpu=$(cut -d' ' -f39 "/proc/$1/stat") wchan=$(cat "/proc/$1/wchan") rx=$(wc -c </tmp/rx) stack=$(cut -d' ' -f2 "/proc/$1/stack" | tr '\n' ,) irqs=$(grep -E 'eth|LOC|RES|CAL' /proc/interrupts | tr -s ' ' | tr '\n' ';')"
+    sleep 10
+  done
 }
 # mvm_wait_listen PORT: until a TCP socket listens on PORT, then "MVM listening PORT".
 mvm_wait_listen() {

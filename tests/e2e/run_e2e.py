@@ -747,6 +747,7 @@ def main():
         return 0
     os.makedirs(args.workdir, exist_ok=True)
     passed = failed = 0
+    sandboxed = "KVM_SANDBOX_RESULTS" in os.environ  # set by scripts/kvm-sandbox
     for test in TESTS:
         if args.filter not in test.__name__:
             continue
@@ -754,6 +755,9 @@ def main():
         # (an RCU stall with no NMI answer; QEMU was seen to do it there too, at any point of a
         # boot, about one test in ten per full run here). Such a hang is printed in full and the
         # test runs again, up to three times; a third hang, or any wrong result, fails it.
+        # In the sandbox a guest also triple-faults now and then under a heavy interrupt load
+        # (the network tests; its kernel, too, has overrun its stacks there): a failure whose
+        # report holds minivmm's "triple fault" line counts as a hang there, never on real KVM.
         attempts = 3
         for attempt in range(1, attempts + 1):
             start = time.monotonic()
@@ -764,7 +768,12 @@ def main():
                 print(f"PASS {test.__name__} ({time.monotonic() - start:.1f} s){note}: {detail}",
                       flush=True)
                 break
-            except Hang as e:
+            except AssertionError as e:
+                if not (isinstance(e, Hang) or (sandboxed and "triple fault at rip=" in str(e))):
+                    failed += 1
+                    print(f"FAIL {test.__name__} ({time.monotonic() - start:.1f} s): {e}",
+                          flush=True)
+                    break
                 print(f"HANG {test.__name__} attempt {attempt} "
                       f"({time.monotonic() - start:.1f} s): {e}", flush=True)
                 if attempt == attempts:
@@ -772,8 +781,7 @@ def main():
             except Exception as e:  # noqa: BLE001 - every failure is reported, none stops the run
                 failed += 1
                 print(f"FAIL {test.__name__} ({time.monotonic() - start:.1f} s): {e}", flush=True)
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
+                traceback.print_exc()
                 break
     print(f"e2e: {passed} passed, {failed} failed", flush=True)
     return 1 if failed or not passed else 0
