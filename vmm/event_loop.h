@@ -1,10 +1,13 @@
-// The host side of the VM on one thread: epoll over stdin, signals and device event fds.
+// The host side of the VM on one thread: epoll over stdin, signals, device event fds, the user
+// networks and device timers.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 
+#include "devices/timer.h"
 #include "vmm/fd.h"
 
 namespace vmm {
@@ -22,6 +25,9 @@ class EventLoop {
   // input the UART had no room for) and returns how long to wait in ms (-1: until an event).
   void run(const std::function<int()>& next_timeout);
   void stop() { running_ = false; }
+  // Timers whose callbacks run on this loop, for devices (a timerfd each). Made and destroyed on
+  // the loop's thread while it is not running; armed from any thread.
+  devices::TimerFactory timer_factory();
 
  private:
   Fd epoll_;

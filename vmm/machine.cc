@@ -76,8 +76,25 @@ std::vector<boot::E820Entry> build_e820(const memory::Layout& layout) {
 
 }  // namespace
 
-Machine::Machine(const Config& config, const HostInfo& host)
-    : config_(config), host_(host), vm_(kvm_.create_vm()), exit_event_(eventfd(0, EFD_CLOEXEC)) {
+Networks open_networks(const Config& config) {
+  Networks networks;
+  for (const NetdevConfig& netdev : config.netdevs) {
+    try {
+      networks.push_back(std::make_unique<devices::net::SlirpBackend>(
+          devices::net::SlirpOptions{netdev.restrict, netdev.hostfwd}));
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error("netdev \"" + netdev.id + "\": " + e.what());
+    }
+  }
+  return networks;
+}
+
+Machine::Machine(const Config& config, const HostInfo& host, Networks networks)
+    : config_(config),
+      host_(host),
+      vm_(kvm_.create_vm()),
+      net_backends_(std::move(networks)),
+      exit_event_(eventfd(0, EFD_CLOEXEC)) {
   if (!exit_event_.valid()) throw std::system_error(errno, std::generic_category(), "eventfd");
   kvm_.require(KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP");
   kvm_.require(KVM_CAP_PIT2, "KVM_CAP_PIT2");
@@ -249,24 +266,22 @@ devices::ide::Piix3Ide::Drives Machine::ide_drives() const {
   return drives;
 }
 
-// Each e1000 on its own user-mode network. Its BARs start unassigned, as no firmware runs:
-// Linux assigns them from the host bridge's _CRS windows (firmware/dsdt.cc) when it finds them
-// at 0, and PciRoot maps them once the driver enables decoding.
+// Each e1000 on its own user-mode network, which the event loop serves. Its BARs start
+// unassigned, as no firmware runs: Linux assigns them from the host bridge's _CRS windows
+// (firmware/dsdt.cc) when it finds them at 0, and PciRoot maps them once the driver enables
+// decoding.
 void Machine::build_nics(devices::pci::PciRoot& root) {
+  for (const auto& backend : net_backends_) {
+    loop_.add(backend->fd(), EPOLLIN, [b = backend.get()](uint32_t) { b->poll(); });
+  }
   for (const E1000Config& nic : config_.nics) {
-    const NetdevConfig& netdev = config_.netdevs[nic.netdev];
-    try {
-      net_backends_.push_back(std::make_unique<devices::net::SlirpBackend>(
-          devices::net::SlirpOptions{netdev.restrict, netdev.hostfwd}));
-    } catch (const std::runtime_error& e) {
-      throw std::runtime_error("netdevs " + netdev.id + ": " + e.what());
-    }
     // The 82540EM reports INTA# (pin 0 here); the _PRT routes it like every other slot.
     nic_lines_.push_back(
         std::make_shared<KvmIrqLine>(vm_, devices::pci::pci_intx_gsi(nic.addr.slot, 0)));
-    root.attach(nic.addr.slot, nic.addr.function,
-                std::make_shared<devices::net::E1000>(mem_, *nic_lines_.back(), nic.mac,
-                                                      *net_backends_.back()));
+    root.attach(
+        nic.addr.slot, nic.addr.function,
+        std::make_shared<devices::net::E1000>(mem_, *nic_lines_.back(), nic.mac,
+                                              *net_backends_[nic.netdev], loop_.timer_factory()));
   }
 }
 
@@ -350,7 +365,6 @@ void Machine::pump_console_input() {
 }
 
 MachineExit Machine::run() {
-  EventLoop loop;
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -358,20 +372,20 @@ MachineExit Machine::run() {
   sigaddset(&signals, SIGHUP);
   Fd sigfd(signalfd(-1, &signals, SFD_CLOEXEC));
   if (!sigfd.valid()) throw std::system_error(errno, std::generic_category(), "signalfd");
-  loop.add(sigfd.get(), EPOLLIN, [&](uint32_t) {
+  loop_.add(sigfd.get(), EPOLLIN, [&](uint32_t) {
     signalfd_siginfo info{};
     if (read(sigfd.get(), &info, sizeof(info)) == sizeof(info))
       request_exit({MachineExit::Kind::kSignal, static_cast<int>(info.ssi_signo)});
   });
-  loop.add(exit_event_.get(), EPOLLIN, [&](uint32_t) { loop.stop(); });
+  loop_.add(exit_event_.get(), EPOLLIN, [&](uint32_t) { loop_.stop(); });
 
   EscapeFilter escape;
   if (config_.serial_stdio) {
-    bool polled = loop.add(STDIN_FILENO, EPOLLIN, [&](uint32_t) {
+    bool polled = loop_.add(STDIN_FILENO, EPOLLIN, [&](uint32_t) {
       std::array<std::byte, 4096> buf;
       ssize_t n = read(STDIN_FILENO, buf.data(), buf.size());
       if (n <= 0) {
-        if (n == 0 || (errno != EINTR && errno != EAGAIN)) loop.remove(STDIN_FILENO);
+        if (n == 0 || (errno != EINTR && errno != EAGAIN)) loop_.remove(STDIN_FILENO);
         return;
       }
       auto forward = escape.feed(std::span(buf.data(), static_cast<size_t>(n)));
@@ -411,7 +425,7 @@ MachineExit Machine::run() {
   }
 
   // While the UART has no room for console input, retry every few milliseconds.
-  loop.run([&] {
+  loop_.run([&] {
     pump_console_input();
     return console_pending_.empty() ? -1 : 5;
   });

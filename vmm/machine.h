@@ -13,6 +13,7 @@
 #include "memory/layout.h"
 #include "memory/ram_region.h"
 #include "vmm/config.h"
+#include "vmm/event_loop.h"
 #include "vmm/fd.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu_thread.h"
@@ -38,12 +39,20 @@ struct MachineExit {
   int signal = 0;  // for kSignal
 };
 
+// The user networks of a config, one per netdev in its order, with their hostfwd ports bound.
+// Opened before the Machine, so that a port in use stops minivmm before /dev/kvm is opened.
+using Networks = std::vector<std::unique_ptr<devices::net::SlirpBackend>>;
+// Throws std::runtime_error naming the netdev and the rule, e.g.
+// `netdev "ndev.0": hostfwd tcp:127.0.0.1:5555-10.0.2.15:22: port 5555 in use`.
+Networks open_networks(const Config& config);
+
 class Machine {
  public:
   // Builds the whole machine: RAM, KVM VM, devices, firmware tables, kernel, vCPUs. Throws on
   // any failure, naming it.
-  // `host` is what the process may run on before any emulator_pin.
-  Machine(const Config& config, const HostInfo& host);
+  // `host` is what the process may run on before any emulator_pin; `networks` come from
+  // open_networks(config).
+  Machine(const Config& config, const HostInfo& host, Networks networks);
   ~Machine();
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
@@ -71,11 +80,12 @@ class Machine {
   memory::Layout layout_;
   std::vector<std::unique_ptr<memory::RamRegion>> ram_;
   memory::GuestMemory mem_;
-  // Declared before the buses, which hold the NICs: a NIC detaches from its backend and stops
-  // raising its line in its destructor, so both must outlive it. A backend's thread delivers
-  // frames to its NIC until then.
+  // Declared before the buses, which hold the NICs: a NIC detaches from its backend, stops
+  // raising its line and takes its moderation timer out of the loop in its destructor, so all
+  // three must outlive it. The loop runs the networks and the timers only inside run().
+  EventLoop loop_;
   std::vector<std::shared_ptr<devices::InterruptLine>> nic_lines_;
-  std::vector<std::unique_ptr<devices::net::SlirpBackend>> net_backends_;
+  Networks net_backends_;
   devices::Bus pio_;
   devices::Bus mmio_;
   std::vector<std::shared_ptr<void>> keep_alive_;  // devices and their interrupt lines

@@ -2,8 +2,8 @@
 //
 // Exit status: 0 when the guest powers off (or reboots with on_reboot "exit") or the user quits
 // with Ctrl-A x; 1 on a runtime failure (KVM, memory, image loading, a vCPU error); 2 on a bad
-// command line or config, before /dev/kvm is opened; 128 + N when stopped by signal N (SIGINT,
-// SIGTERM, SIGHUP), after a clean stop.
+// command line or config, or a hostfwd port that cannot be bound, before /dev/kvm is opened;
+// 128 + N when stopped by signal N (SIGINT, SIGTERM, SIGHUP), after a clean stop.
 #include <numa.h>
 #include <sched.h>
 #include <signal.h>
@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "devices/net/slirp_backend.h"
 #include "vmm/config.h"
 #include "vmm/console.h"
 #include "vmm/machine.h"
@@ -81,6 +82,16 @@ int main(int argc, char** argv) {
   }
   std::fputs(report.c_str(), stderr);
 
+  // Before /dev/kvm, like a config error: a hostfwd port in use is found in a moment, and the
+  // user's remedy is the same (change the config, or free the port).
+  vmm::Networks networks;
+  try {
+    networks = vmm::open_networks(config);
+  } catch (const std::runtime_error& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+
   // Threads created from here on (devices' workers, the RTC timer) inherit the emulator CPUs;
   // vCPU threads set their own affinity.
   if (config.cpus.emulator_pin) {
@@ -107,7 +118,7 @@ int main(int argc, char** argv) {
 
   try {
     vmm::RawTerminal terminal(config.serial_stdio ? STDIN_FILENO : -1);
-    vmm::MachineExit exit = vmm::Machine(config, host).run();
+    vmm::MachineExit exit = vmm::Machine(config, host, std::move(networks)).run();
     switch (exit.kind) {
       case vmm::MachineExit::Kind::kPowerOff:
         spdlog::info("guest powered off");

@@ -21,6 +21,8 @@ constexpr size_t kMinFrame = 60;  // without FCS; shorter frames are padded (IEE
 constexpr size_t kFcsSize = 4;
 constexpr size_t kHeaderSize = 14;
 constexpr uint16_t kVlanTpidOffset = 12;
+constexpr uint32_t kItrIntervalMask = 0xffff;  // SDM 13.4.18: bits 31:16 are reserved
+constexpr std::chrono::nanoseconds kItrUnit{256};
 
 bool is_64bit_counter_low(uint32_t offset) {
   return offset == kGorcl || offset == kGotcl || offset == kTorl || offset == kTotl;
@@ -52,14 +54,15 @@ uint32_t ethernet_crc(std::span<const std::byte> data) {
 }  // namespace
 
 E1000::E1000(const memory::GuestMemory& memory, InterruptLine& irq, std::array<uint8_t, 6> mac,
-             NetBackend& backend)
+             NetBackend& backend, const TimerFactory& make_timer)
     : PciDevice(make_config()),
       memory_(memory),
       irq_(irq),
       mac_(mac),
       backend_(backend),
       regs_(kMmioSize / 4),
-      eeprom_(mac, kDeviceId, kSubsystemId, kVendorId) {
+      eeprom_(mac, kDeviceId, kSubsystemId, kVendorId),
+      moderation_timer_(make_timer([this] { moderation_timer_expired(); })) {
   {
     std::lock_guard lock(mutex_);
     reset_locked();
@@ -101,12 +104,31 @@ void E1000::raise_locked(uint32_t causes) {
   update_interrupt_locked();
 }
 
-// INTA# is asserted while an unmasked cause is pending (SDM 13.4.17-13.4.21).
+// INTA# is asserted while an unmasked cause is pending (SDM 13.4.17-13.4.21), but, with ITR
+// non-zero, no sooner than one interval after its previous assertion (SDM 13.4.18). It falls as
+// soon as nothing unmasked is pending, so the driver never sees an interrupt with ICR empty.
 void E1000::update_interrupt_locked() {
-  const bool level = (reg(kIcr) & reg(kIms)) != 0;
-  if (level == level_) return;
-  level_ = level;
-  irq_.set_level(level);
+  const bool pending = (reg(kIcr) & reg(kIms)) != 0;
+  if (pending == level_) return;
+  if (pending) {
+    const Timer::Clock::time_point now = moderation_timer_->now();
+    const auto earliest = last_assertion_ + kItrUnit * (reg(kItr) & kItrIntervalMask);
+    if (now < earliest) {
+      // One timer at a time: whatever arrives before it fires is asserted with it.
+      if (!timer_armed_) moderation_timer_->arm(earliest);
+      timer_armed_ = true;
+      return;
+    }
+    last_assertion_ = now;
+  }
+  level_ = pending;
+  irq_.set_level(pending);
+}
+
+void E1000::moderation_timer_expired() {
+  std::lock_guard lock(mutex_);
+  timer_armed_ = false;
+  update_interrupt_locked();
 }
 
 void E1000::bar_read(int bar, uint64_t offset, std::span<std::byte> data) {
@@ -213,6 +235,11 @@ bool E1000::write_register_locked(uint32_t offset, uint32_t value) {
       return false;
     case kImc:
       reg(kIms) &= ~value;
+      update_interrupt_locked();
+      return false;
+    case kItr:
+      // A shorter interval may let a waiting interrupt through now.
+      reg(kItr) = value;
       update_interrupt_locked();
       return false;
     case kRdbal:

@@ -3,9 +3,18 @@
 // IODATA at 4; 8254x SDM 13.1). Registers and descriptors follow the "PCI/PCI-X Family of Gigabit
 // Ethernet Controllers Software Developer's Manual" (8254x SDM).
 //
+// Interrupt moderation (ITR, SDM 13.4.18): with a non-zero interval (in 256 ns units) INTA# is
+// asserted at most once per interval. Causes keep collecting in ICR meanwhile, and a timer
+// asserts the line when the interval ends if an unmasked cause is still pending. Linux programs
+// ITR by default (InterruptThrottleRate, 4000 to 20000 interrupts/s), and every interrupt costs
+// its driver about five register exits, so this is what keeps a busy NIC's exits bounded.
+// Threads: the device's lock is taken by vCPU threads (registers), the backend's receive path
+// and the timer's callback (the event loop); the timer is armed with the lock held, which is
+// safe because arming never calls back.
+//
 // Simplifications, all invisible to Linux's e1000 driver:
-// - interrupt moderation (ITR) and the delay timers (RDTR, RADV, TIDV, TADV) are stored but not
-//   applied: every cause is signalled at once;
+// - the delay timers (RDTR, RADV, TIDV, TADV) are stored but not applied: within what ITR
+//   allows, every cause is signalled at once;
 // - no receive checksum offload: received descriptors carry IXSM ("ignore checksum");
 // - no VLAN tag insertion or stripping; tagged frames are filtered by VFTA when RCTL.VFE is set;
 // - sub-dword register accesses are reads of the whole dword (side effects included) and
@@ -14,6 +23,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <vector>
@@ -24,6 +34,7 @@
 #include "devices/net/e1000_tx.h"
 #include "devices/net/net_backend.h"
 #include "devices/pci/pci_device.h"
+#include "devices/timer.h"
 #include "memory/guest_memory.h"
 
 namespace devices::net {
@@ -43,9 +54,10 @@ class E1000 final : public pci::PciDevice {
   static constexpr size_t kMaxLongFrame = 16 * 1024;
 
   // `memory`, `irq` (INTA#) and `backend` must outlive the device. The constructor installs the
-  // device as the backend's receiver; the destructor detaches it.
+  // device as the backend's receiver; the destructor detaches it. `make_timer` makes the
+  // moderation timer, which the device owns.
   E1000(const memory::GuestMemory& memory, InterruptLine& irq, std::array<uint8_t, 6> mac,
-        NetBackend& backend);
+        NetBackend& backend, const TimerFactory& make_timer);
   ~E1000() override;
 
   void bar_read(int bar, uint64_t offset, std::span<std::byte> data) override;
@@ -66,6 +78,7 @@ class E1000 final : public pci::PciDevice {
   void reset_locked();
   void raise_locked(uint32_t causes);
   void update_interrupt_locked();
+  void moderation_timer_expired();
   bool bus_master() const;
   void transmit_locked();
   bool accept_locked(std::span<const std::byte> frame);
@@ -87,9 +100,12 @@ class E1000 final : public pci::PciDevice {
   std::array<uint64_t, 64> stats_{};  // 0x4000..0x40FC; 64-bit counters live at their low half
   uint32_t io_address_ = 0;
   bool level_ = false;
+  Timer::Clock::time_point last_assertion_{};  // when INTA# last went up
+  bool timer_armed_ = false;
   bool warned_tx_ring_ = false;
   bool warned_rx_ring_ = false;
   bool warned_access_ = false;
+  std::unique_ptr<Timer> moderation_timer_;  // last: its callback uses everything above
 };
 
 }  // namespace devices::net

@@ -3,12 +3,14 @@
 #include <arpa/inet.h>
 #include <libslirp.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
-#include <climits>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -23,7 +25,6 @@ constexpr char kHost[] = "10.0.2.2";
 constexpr char kDhcpStart[] = "10.0.2.15";
 constexpr char kNameserver[] = "10.0.2.3";
 constexpr uint64_t kGuestErrorLogLimit = 10;
-constexpr uint32_t kIdlePollMs = 1000;
 
 in_addr ipv4(const char* text) {
   in_addr addr{};
@@ -33,10 +34,34 @@ in_addr ipv4(const char* text) {
   return addr;
 }
 
+// CLOCK_MONOTONIC, which the timerfd counts in too.
 int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1'000'000'000 + t.tv_nsec;
+}
+
+void drain(int fd) {
+  uint64_t count;
+  [[maybe_unused]] const ssize_t n = read(fd, &count, sizeof count);
+}
+
+uint32_t epoll_events(short poll_events) {
+  uint32_t events = 0;
+  if (poll_events & POLLIN) events |= EPOLLIN;
+  if (poll_events & POLLOUT) events |= EPOLLOUT;
+  if (poll_events & POLLPRI) events |= EPOLLPRI;
+  return events;
+}
+
+short poll_revents(uint32_t events) {
+  short revents = 0;
+  if (events & EPOLLIN) revents |= POLLIN;
+  if (events & EPOLLOUT) revents |= POLLOUT;
+  if (events & EPOLLPRI) revents |= POLLPRI;
+  if (events & EPOLLERR) revents |= POLLERR;
+  if (events & EPOLLHUP) revents |= POLLHUP;
+  return revents;
 }
 
 std::string rule_text(const HostFwd& f) {
@@ -49,7 +74,7 @@ std::string rule_text(const HostFwd& f) {
 struct SlirpBackend::Callbacks {
   static SlirpBackend& self(void* opaque) { return *static_cast<SlirpBackend*>(opaque); }
 
-  // A frame for the guest, under slirp_mutex_ (on the backend's thread or in send()). Frames
+  // A frame for the guest, under slirp_mutex_ (in poll() on the event loop, or in send()). Frames
   // wait behind earlier refused ones so that they reach the guest in order.
   static ssize_t send_packet(const void* buf, size_t len, void* opaque) {
     SlirpBackend& b = self(opaque);
@@ -87,11 +112,15 @@ struct SlirpBackend::Callbacks {
     static_cast<Timer*>(timer)->expire_ms = expire_ms;
   }
 
-  // Only needed on Windows, where sockets must be registered with the event loop.
-  static void register_poll_fd(int, void*) {}
+  // A socket slirp created: whatever was watched under its number belonged to a closed one.
+  static void register_poll_fd(int fd, void* opaque) { self(opaque).watched_.erase(fd); }
 
-  // slirp has new work (e.g. a socket became writable): make the thread poll again.
-  static void notify(void* opaque) { self(opaque).wake_.signal(); }
+  // A socket slirp is about to close: out of the epoll set while its number is still its own.
+  static void unregister_poll_fd(int fd, void* opaque) { self(opaque).unwatch(fd); }
+
+  // "slirp has new work": it only ever has it inside a call of ours (slirp_input, a timer, a
+  // poll), and every such call updates the poll set when it ends.
+  static void notify(void*) {}
 
   static int add_poll(int fd, int events, void* opaque) {
     auto& fds = self(opaque).pollfds_;
@@ -100,6 +129,7 @@ struct SlirpBackend::Callbacks {
     if (events & SLIRP_POLL_OUT) mask |= POLLOUT;
     if (events & SLIRP_POLL_PRI) mask |= POLLPRI;
     fds.push_back(pollfd{fd, mask, 0});
+    self(opaque).index_of_[fd] = fds.size() - 1;
     return static_cast<int>(fds.size() - 1);
   }
 
@@ -124,7 +154,7 @@ struct SlirpBackend::Callbacks {
       .timer_free = timer_free,
       .timer_mod = timer_mod,
       .register_poll_fd = register_poll_fd,
-      .unregister_poll_fd = register_poll_fd,
+      .unregister_poll_fd = unregister_poll_fd,
       .notify = notify,
       .init_completed = nullptr,
       .timer_new_opaque = timer_new_opaque,
@@ -133,21 +163,23 @@ struct SlirpBackend::Callbacks {
 
 void SlirpBackend::SlirpDeleter::operator()(Slirp* slirp) const { slirp_cleanup(slirp); }
 
-SlirpBackend::EventFd::EventFd() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-  if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "slirp: eventfd");
+SlirpBackend::OwnedFd::OwnedFd(int fd, const char* what) : fd_(fd) {
+  if (fd_ < 0)
+    throw std::system_error(errno, std::generic_category(), std::string("slirp: ") + what);
 }
-SlirpBackend::EventFd::~EventFd() { close(fd_); }
-void SlirpBackend::EventFd::signal() const {
-  const uint64_t one = 1;
-  // EAGAIN means the counter is already non-zero: the thread wakes anyway.
-  [[maybe_unused]] const ssize_t n = write(fd_, &one, sizeof one);
-}
-void SlirpBackend::EventFd::drain() const {
-  uint64_t value;
-  [[maybe_unused]] const ssize_t n = read(fd_, &value, sizeof value);
-}
+SlirpBackend::OwnedFd::~OwnedFd() { close(fd_); }
 
-SlirpBackend::SlirpBackend(const SlirpOptions& options) {
+SlirpBackend::SlirpBackend(const SlirpOptions& options)
+    : epoll_(epoll_create1(EPOLL_CLOEXEC), "epoll_create1"),
+      wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd"),
+      timer_(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), "timerfd_create") {
+  for (int fd : {wake_.get(), timer_.get()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+      throw std::system_error(errno, std::generic_category(), "slirp: epoll_ctl");
+  }
   SlirpConfig cfg{};
   cfg.version = 4;
   cfg.restricted = options.restrict ? 1 : 0;
@@ -164,32 +196,31 @@ SlirpBackend::SlirpBackend(const SlirpOptions& options) {
   if (!slirp_) throw std::runtime_error("slirp: cannot start user-mode networking");
 
   for (const HostFwd& f : options.hostfwd) {
+    errno = 0;
     if (slirp_add_hostfwd(slirp_.get(), f.udp ? 1 : 0, ipv4(f.host_addr.c_str()), f.host_port,
                           ipv4(f.guest_addr.c_str()), f.guest_port) < 0) {
-      throw std::runtime_error("hostfwd rule '" + rule_text(f) + "': cannot listen on " +
-                               f.host_addr + ":" + std::to_string(f.host_port) +
-                               " (port in use or address not available)");
+      // libslirp keeps the errno of the bind or listen that failed.
+      std::string why = "port " + std::to_string(f.host_port) + " in use";
+      if (errno != EADDRINUSE) {
+        why = "cannot listen on " + f.host_addr + ":" + std::to_string(f.host_port);
+        if (errno != 0) why += std::string(": ") + std::strerror(errno);
+      }
+      throw std::runtime_error("hostfwd " + rule_text(f) + ": " + why);
     }
   }
-  thread_ = std::thread([this] { run(); });
+  std::lock_guard lock(slirp_mutex_);
+  update_poll_set_locked();
 }
 
-SlirpBackend::~SlirpBackend() {
-  stop_ = true;
-  wake_.signal();
-  thread_.join();
-  // slirp_ is cleaned up after this body, on this thread, with the loop gone.
-}
+SlirpBackend::~SlirpBackend() = default;
 
 void SlirpBackend::send(std::span<const std::byte> frame) {
-  {
-    std::lock_guard lock(slirp_mutex_);
-    slirp_input(slirp_.get(), reinterpret_cast<const uint8_t*>(frame.data()),
-                static_cast<int>(frame.size()));
-  }
-  // The thread polls the sockets the frame may have opened, or now wants to read from (a
-  // guest's ACK opens its window).
-  wake_.signal();
+  std::lock_guard lock(slirp_mutex_);
+  slirp_input(slirp_.get(), reinterpret_cast<const uint8_t*>(frame.data()),
+              static_cast<int>(frame.size()));
+  // The frame may have opened a socket, or given one data to write or room to read (a guest's
+  // ACK opens its window): watch for that from now on, without waking the event loop.
+  update_poll_set_locked();
 }
 
 void SlirpBackend::set_receiver(Receiver receiver) {
@@ -201,23 +232,82 @@ void SlirpBackend::set_receiver(Receiver receiver) {
   }
 }
 
-void SlirpBackend::rx_ready() { wake_.signal(); }
+void SlirpBackend::rx_ready() {
+  const uint64_t one = 1;
+  // EAGAIN means the counter is already non-zero: poll() runs anyway.
+  [[maybe_unused]] const ssize_t n = write(wake_.get(), &one, sizeof one);
+}
 
 void SlirpBackend::deliver_pending() {
   std::lock_guard lock(rx_mutex_);
   while (!rx_queue_.empty() && receiver_ && receiver_(rx_queue_.front())) rx_queue_.pop_front();
 }
 
-uint32_t SlirpBackend::next_timer_ms() const {
-  int64_t wait = kIdlePollMs;
-  const int64_t now_ms = now_ns() / 1'000'000;
-  for (const Timer& t : timers_) {
-    if (t.expire_ms >= 0) wait = std::min(wait, std::max<int64_t>(t.expire_ms - now_ms, 0));
+void SlirpBackend::watch(int fd, uint32_t events) {
+  auto it = watched_.find(fd);
+  if (it != watched_.end() && it->second == events) return;
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  // ADD or MOD as epoll sees it: a closed socket left the set on its own.
+  const bool known = it != watched_.end();
+  if (epoll_ctl(epoll_.get(), known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0 &&
+      epoll_ctl(epoll_.get(), known ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0) {
+    spdlog::warn("slirp: cannot poll socket {}: {}", fd, std::strerror(errno));
+    return;
   }
-  return static_cast<uint32_t>(wait);
+  watched_[fd] = events;
 }
 
-void SlirpBackend::run_due_timers() {
+void SlirpBackend::unwatch(int fd) {
+  if (watched_.erase(fd) == 0) return;
+  epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+}
+
+int64_t SlirpBackend::next_timer_ms_locked() const {
+  int64_t next = -1;
+  for (const Timer& t : timers_) {
+    if (t.expire_ms >= 0 && (next < 0 || t.expire_ms < next)) next = t.expire_ms;
+  }
+  return next;
+}
+
+void SlirpBackend::update_poll_set_locked() {
+  const int64_t now_ms = now_ns() / 1'000'000;
+  const int64_t timer_ms = next_timer_ms_locked();
+  uint32_t timeout =
+      timer_ms < 0 ? UINT32_MAX : static_cast<uint32_t>(std::max<int64_t>(timer_ms - now_ms, 0));
+  pollfds_.clear();
+  index_of_.clear();
+  slirp_pollfds_fill(slirp_.get(), &timeout, Callbacks::add_poll, this);
+
+  // Sockets slirp no longer wants polled leave the set; the others are watched as it asks.
+  for (auto it = watched_.begin(); it != watched_.end();) {
+    if (index_of_.contains(it->first)) {
+      ++it;
+    } else {
+      epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->first, nullptr);
+      it = watched_.erase(it);
+    }
+  }
+  for (const pollfd& p : pollfds_) watch(p.fd, epoll_events(p.events));
+
+  // Slirp asks for a call within `timeout` ms (2 ms while it delays an ACK, up to 1 s when idle;
+  // UINT32_MAX: never). An earlier deadline already armed stays: waking early is harmless.
+  if (timeout == UINT32_MAX) return;
+  const int64_t deadline = now_ms + timeout;
+  if (timer_deadline_ms_ >= 0 && timer_deadline_ms_ <= deadline) return;
+  itimerspec spec{};
+  spec.it_value.tv_sec = deadline / 1000;
+  spec.it_value.tv_nsec = deadline % 1000 * 1'000'000;
+  if (timerfd_settime(timer_.get(), TFD_TIMER_ABSTIME, &spec, nullptr) != 0) {
+    spdlog::warn("slirp: timerfd_settime: {}", std::strerror(errno));
+    return;
+  }
+  timer_deadline_ms_ = deadline;
+}
+
+void SlirpBackend::run_due_timers_locked() {
   const int64_t now_ms = now_ns() / 1'000'000;
   // Collect first: a handler may re-arm or free timers.
   std::vector<Timer> due;
@@ -232,29 +322,28 @@ void SlirpBackend::run_due_timers() {
   }
 }
 
-void SlirpBackend::run() {
-  while (!stop_) {
-    uint32_t timeout;
-    {
-      std::lock_guard lock(slirp_mutex_);
-      timeout = next_timer_ms();
-      pollfds_.clear();
-      pollfds_.push_back(pollfd{wake_.get(), POLLIN, 0});
-      slirp_pollfds_fill(slirp_.get(), &timeout, Callbacks::add_poll, this);
+void SlirpBackend::poll() {
+  {
+    std::lock_guard lock(slirp_mutex_);
+    // Ready sockets in batches; one that is still ready after this round shows up in the next.
+    std::array<epoll_event, 64> events;
+    const int n = epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 0);
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[static_cast<size_t>(i)].data.fd;
+      if (fd == wake_.get()) {
+        drain(fd);
+      } else if (fd == timer_.get()) {
+        drain(fd);
+        timer_deadline_ms_ = -1;
+      } else if (auto it = index_of_.find(fd); it != index_of_.end()) {
+        pollfds_[it->second].revents = poll_revents(events[static_cast<size_t>(i)].events);
+      }
     }
-    // Unlocked: send() may run slirp meanwhile (QEMU's main loop polls the same way). A socket
-    // it opens is polled from the next round on, which its wakeup starts at once.
-    const int ready = poll(pollfds_.data(), pollfds_.size(),
-                           static_cast<int>(std::min<uint32_t>(timeout, INT_MAX)));
-    if (ready < 0 && errno != EINTR) spdlog::warn("slirp: poll: {}", std::strerror(errno));
-    if (pollfds_[0].revents & POLLIN) wake_.drain();
-    {
-      std::lock_guard lock(slirp_mutex_);
-      slirp_pollfds_poll(slirp_.get(), ready < 0 ? 1 : 0, Callbacks::get_revents, this);
-      run_due_timers();
-    }
-    deliver_pending();
+    slirp_pollfds_poll(slirp_.get(), 0, Callbacks::get_revents, this);
+    run_due_timers_locked();
+    update_poll_set_locked();
   }
+  deliver_pending();
 }
 
 }  // namespace devices::net

@@ -2,15 +2,20 @@
 // `-netdev user`. The guest's network is 10.0.2.0/24: gateway and host 10.0.2.2, DNS 10.0.2.3,
 // DHCP hands out 10.0.2.15 onwards. IPv4 only; slirp's legacy protocol emulation stays off.
 //
-// libslirp is not thread-safe, so every call into it holds one lock. The backend's own thread
-// polls slirp's sockets, an eventfd and slirp's timers. A frame the guest sends goes into slirp
-// at once on the vCPU thread that sent it, and what slirp answers (an ACK) goes straight to the
-// NIC, as QEMU does under its big lock: no thread wakes between a guest's segment and its ACK.
-// Frames the NIC refuses wait in a queue that the thread retries after rx_ready().
+// libslirp is not thread-safe, so every call into it holds one lock. The backend has no thread
+// of its own: the VMM's event loop polls fd() and calls poll(), as QEMU's main loop serves its
+// slirp. A frame the guest sends goes into slirp at once on the vCPU thread that sent it, and
+// what slirp answers (an ACK) goes straight to the NIC, as QEMU does under its big lock: no
+// thread wakes between a guest's segment and its ACK. The sender then brings the poll set up to
+// date itself (slirp's sockets in an epoll set of the backend's, its next deadline in a timerfd
+// there), so the event loop wakes only when a socket or timer is ready, never just because the
+// guest sent a frame.
+// Frames the NIC refuses wait in a queue that poll() retries after rx_ready().
 // Lock order: slirp_mutex_, then rx_mutex_, then the NIC's.
 #pragma once
 
 #include <poll.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
-#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "devices/net/hostfwd.h"
@@ -41,11 +46,12 @@ class SlirpBackend final : public NetBackend {
   // Frames queued for the guest before further ones are dropped and counted.
   static constexpr size_t kQueueLimit = 512;
 
-  // Starts slirp and its thread. Throws std::runtime_error when slirp cannot start or a hostfwd
-  // rule cannot listen (e.g. the port is in use); the message quotes the rule.
+  // Starts slirp and binds the hostfwd rules' host ports. Throws std::runtime_error when slirp
+  // cannot start or a rule cannot listen; the message quotes the rule and says why (e.g. "port
+  // 5555 in use").
   explicit SlirpBackend(const SlirpOptions& options);
-  // Stops and joins the thread, then closes every slirp socket. Detach the NIC first (destroy
-  // it, or set_receiver({})) if it goes away before the backend.
+  // Closes every slirp socket. Detach the NIC first (destroy it, or set_receiver({})) if it goes
+  // away before the backend.
   ~SlirpBackend() override;
   SlirpBackend(const SlirpBackend&) = delete;
   SlirpBackend& operator=(const SlirpBackend&) = delete;
@@ -54,6 +60,12 @@ class SlirpBackend final : public NetBackend {
   void send(std::span<const std::byte> frame) override;
   void set_receiver(Receiver receiver) override;
   void rx_ready() override;
+
+  // Readable (EPOLLIN) while slirp has work: a socket is ready, a timer is due, or the NIC has
+  // room for refused frames. Valid for the backend's lifetime.
+  int fd() const { return epoll_.get(); }
+  // Does that work without blocking: the event loop's handler for fd(). One thread at a time.
+  void poll();
 
   // Frames for the guest dropped because the queue was full or no NIC was attached.
   uint64_t rx_dropped() const { return rx_dropped_; }
@@ -67,15 +79,13 @@ class SlirpBackend final : public NetBackend {
   struct SlirpDeleter {
     void operator()(Slirp* slirp) const;
   };
-  class EventFd {
+  class OwnedFd {
    public:
-    EventFd();
-    ~EventFd();
-    EventFd(const EventFd&) = delete;
-    EventFd& operator=(const EventFd&) = delete;
+    explicit OwnedFd(int fd, const char* what);
+    ~OwnedFd();
+    OwnedFd(const OwnedFd&) = delete;
+    OwnedFd& operator=(const OwnedFd&) = delete;
     int get() const { return fd_; }
-    void signal() const;
-    void drain() const;
 
    private:
     int fd_;
@@ -84,17 +94,29 @@ class SlirpBackend final : public NetBackend {
   // The libslirp callbacks (defined with libslirp's types in the .cc); `opaque` is the backend.
   struct Callbacks;
 
-  void run();
-  void run_due_timers();
+  // Asks slirp which sockets it wants polled and when it next needs time, and makes the epoll
+  // set and the timerfd say so.
+  void update_poll_set_locked();
+  void watch(int fd, uint32_t events);
+  void unwatch(int fd);
+  void run_due_timers_locked();
   void deliver_pending();
-  uint32_t next_timer_ms() const;
+  int64_t next_timer_ms_locked() const;
 
-  EventFd wake_;
-  std::unique_ptr<Slirp, SlirpDeleter> slirp_;
-  // Guards slirp_ and everything its callbacks touch.
+  OwnedFd epoll_;
+  OwnedFd wake_;   // an eventfd: rx_ready()
+  OwnedFd timer_;  // a timerfd at slirp's next deadline
+
+  // Guards slirp_ and everything its callbacks touch, and the poll set below.
   std::mutex slirp_mutex_;
   std::list<Timer> timers_;
-  std::vector<pollfd> pollfds_;  // filled and read under slirp_mutex_; poll() is the thread's
+  std::vector<pollfd> pollfds_;               // slirp's sockets from the last slirp_pollfds_fill
+  std::unordered_map<int, size_t> index_of_;  // fd -> its index in pollfds_
+  // Sockets in epoll_ with the events they are watched for. Slirp reports every socket it
+  // creates and closes (register/unregister_poll_fd); a new socket forgets what was watched
+  // under its number, which a closed one may have had.
+  std::unordered_map<int, uint32_t> watched_;
+  int64_t timer_deadline_ms_ = -1;  // what timer_ is armed for; -1: not armed
 
   // Held while the receiver runs, so set_receiver() waits for a delivery in progress.
   std::mutex rx_mutex_;
@@ -103,8 +125,9 @@ class SlirpBackend final : public NetBackend {
 
   std::atomic<uint64_t> rx_dropped_{0};
   std::atomic<uint64_t> guest_errors_{0};
-  std::atomic<bool> stop_{false};
-  std::thread thread_;  // last: starts after everything above exists
+  // Last: slirp_cleanup calls back into the members above (timer_free, unregister_poll_fd), also
+  // when the constructor throws after slirp_new.
+  std::unique_ptr<Slirp, SlirpDeleter> slirp_;
 };
 
 }  // namespace devices::net

@@ -637,8 +637,8 @@ def test_e1000_user_net(args):
         second = subprocess.run([args.minivmm, "--config", guest.config_path],
                                 stdin=subprocess.DEVNULL, capture_output=True, text=True,
                                 timeout=60)
-        check(second.returncode == 1 and "5555" in second.stderr and
-              "tcp:127.0.0.1:5555-10.0.2.15:22" in second.stderr,
+        check(second.returncode == 2 and 'netdev "ndev.0": hostfwd tcp:127.0.0.1:5555-'
+              '10.0.2.15:22: port 5555 in use' in second.stderr,
               f"second VM: status {second.returncode}, stderr {second.stderr!r}", guest)
 
         guest.send(b"poweroff\n")
@@ -649,6 +649,38 @@ def test_e1000_user_net(args):
     finally:
         server.shutdown()
         guest.close()
+
+
+def test_hostfwd_port_in_use_stops_before_kvm(args):
+    """A hostfwd rule whose host port is taken stops minivmm at start-up with status 2 and a
+    message naming the netdev, the rule and the port, before /dev/kvm is opened (strace shows it
+    where strace is installed). Needs no /dev/kvm: run.sh runs it on this machine."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        config = net_config(args, [{"id": "ndev.0", "type": "user",
+                                    "hostfwd": [f"tcp::{port}-:22"]}],
+                            [{"netdev": "ndev.0"}])
+        path = os.path.join(args.workdir, "port_in_use.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        cmd = [args.minivmm, "--config", path]
+        trace = os.path.join(args.workdir, "port_in_use.strace")
+        strace = shutil.which("strace")
+        if strace:
+            cmd = [strace, "-f", "-e", "trace=openat", "-o", trace] + cmd
+        out = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                             timeout=60)
+    want = f'netdev "ndev.0": hostfwd tcp:127.0.0.1:{port}-10.0.2.15:22: port {port} in use'
+    check(out.returncode == 2 and want in out.stderr,
+          f"status {out.returncode}, want 2 and {want!r} in stderr:\n{out.stderr}")
+    if not strace:
+        return f"status 2: {want} (no strace here to watch /dev/kvm)"
+    with open(trace) as f:
+        opened_kvm = "/dev/kvm" in f.read()
+    check(not opened_kvm, "minivmm opened /dev/kvm before it refused the rule")
+    return f"status 2 without opening /dev/kvm: {want}"
 
 
 def test_e1000_two_user_nets(args):
@@ -730,7 +762,10 @@ TESTS = [
     test_ide_root_disk_and_cds,
     test_e1000_user_net,
     test_e1000_two_user_nets,
+    test_hostfwd_port_in_use_stops_before_kvm,
 ]
+# Tests that fail before /dev/kvm would be opened: run.sh runs them here, not in the sandbox.
+HOST_TESTS = [test_hostfwd_port_in_use_stops_before_kvm]
 
 
 def main():
@@ -741,9 +776,11 @@ def main():
     parser.add_argument("--workdir")
     parser.add_argument("-k", dest="filter", default="", help="run tests whose name has this")
     parser.add_argument("--list", action="store_true", help="print the test names and exit")
+    parser.add_argument("--list-host", action="store_true",
+                        help="print the names of the tests that need no /dev/kvm and exit")
     args = parser.parse_args()
-    if args.list:
-        print("\n".join(test.__name__ for test in TESTS))
+    if args.list or args.list_host:
+        print("\n".join(t.__name__ for t in (HOST_TESTS if args.list_host else TESTS)))
         return 0
     os.makedirs(args.workdir, exist_ok=True)
     passed = failed = 0

@@ -9,8 +9,15 @@ run at once and are measured alternately, round by round, so that both see the s
 Each throughput is timed from connect to the last byte (for host to guest: to the guest's
 count, which comes after it read everything); the latency is the median of 200 round trips of
 64 bytes on one connection with TCP_NODELAY. Prints a table of medians; never pass/fail.
+--also adds other minivmm binaries (e.g. the build before a change) to the same rounds.
+
+To show where the time goes, each throughput also counts the guest's eth0 interrupts (from its
+/proc/interrupts, read over the console before and after) and the VM's KVM exits (from the
+host's debugfs, /sys/kernel/debug/kvm/PID-FD/, when it can be read), per MiB moved; each round
+also prints the kinds of exit (MMIO, port I/O, HLT, interrupt window) and the injections.
 """
 import argparse
+import glob
 import json
 import os
 import re
@@ -24,6 +31,9 @@ CMDLINE = "console=ttyS0 panic=-1 mvm.mode=net"
 GUEST_PORTS = {"sink": 22, "source": 23, "echo": 24}
 ECHO_SIZE = 64
 ECHO_COUNT = 200
+# KVM's per-VM debugfs counters the bench reads: all exits, then the kinds that tell them apart.
+KVM_STATS = ("exits", "mmio_exits", "io_exits", "halt_exits", "irq_window_exits",
+             "irq_injections")
 
 
 class Console:
@@ -66,6 +76,31 @@ class Console:
         self.proc.stdin.flush()
         self.wait_for(r"^MVM done 0$", count=done + 1)
 
+    def command_output(self, command):
+        """The lines `command` prints, prefixed with "MVM out " so they stand apart."""
+        with self.cond:
+            start = len(self.lines)
+        self.run(f"{{ {command}; }} | sed 's/^/MVM out /'")
+        with self.cond:
+            return [line[8:] for line in self.lines[start:] if line.startswith("MVM out ")]
+
+    def nic_interrupts(self):
+        """The guest's eth0 interrupt count, over all CPUs."""
+        fields = self.command_output("grep eth0 /proc/interrupts")[0].split()
+        return sum(int(f) for f in fields[1:] if f.isdigit())
+
+    def kvm_stats(self):
+        """The VM's KVM counters so far (all vCPUs), or None without debugfs."""
+        for folder in glob.glob(f"/sys/kernel/debug/kvm/{self.proc.pid}-*"):
+            stats = {}
+            for name in KVM_STATS:
+                path = os.path.join(folder, name)
+                if os.path.exists(path):
+                    with open(path) as f:
+                        stats[name] = int(f.read())
+            return stats
+        return None
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.stdin.write(b"poweroff\n")
@@ -87,17 +122,17 @@ def host_port(base, server):
     return base + 2 * list(GUEST_PORTS).index(server)
 
 
-def start_minivmm(args, base):
+def start_minivmm(args, base, binary, name):
     config = {
         "name": "bench-net", "cpus": {"count": 2}, "memory": {"size": "512M"},
         "kernel": {"path": args.kernel, "initrd": args.initrd, "cmdline": CMDLINE},
         "netdevs": [{"id": "n0", "type": "user", "hostfwd": hostfwd_rules(base)}],
         "devices": [{"driver": "e1000", "netdev": "n0", "addr": "0x5"}],
     }
-    path = os.path.join(args.workdir, "minivmm.json")
+    path = os.path.join(args.workdir, f"{name}.json")
     with open(path, "w") as f:
         json.dump(config, f)
-    return Console("minivmm", [args.minivmm, "--config", path], args.workdir)
+    return Console(name, [binary, "--config", path], args.workdir)
 
 
 def start_qemu(args, base):
@@ -116,6 +151,23 @@ def start_servers(guest, mib):
               f"</dev/null 2>/dev/null & "
               f"nc -ll -p {echo} -e cat </dev/null 2>/dev/null & "
               f"mvm_wait_listen {sink}; mvm_wait_listen {source}; mvm_wait_listen {echo}")
+
+
+def mount_debugfs():
+    """KVM's per-VM statistics live in debugfs; the sandbox runs as root but does not mount it."""
+    if not os.path.exists("/sys/kernel/debug/kvm"):
+        subprocess.run(["mount", "-t", "debugfs", "none", "/sys/kernel/debug"],
+                       stderr=subprocess.DEVNULL, check=False)
+
+
+def counted(guest, transfer, mib):
+    """Runs `transfer` (returns MiB/s); returns it with the NIC interrupts and each KVM counter
+    per MiB (None without debugfs)."""
+    irqs, before = guest.nic_interrupts(), guest.kvm_stats()
+    rate = transfer()
+    after = guest.kvm_stats()
+    kvm = None if before is None else {k: (after[k] - v) / mib for k, v in before.items()}
+    return rate, (guest.nic_interrupts() - irqs) / mib, kvm
 
 
 def host_to_guest(port, mib):
@@ -164,6 +216,15 @@ def round_trip_us(port):
     return statistics.median(times) * 1e6
 
 
+def median(values):
+    """None when a count could not be read (no debugfs)."""
+    return None if None in values else statistics.median(values)
+
+
+def fmt(value):
+    return "n/a" if value is None else f"{value:.1f}"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--minivmm", required=True)
@@ -172,27 +233,48 @@ def main():
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--mib", type=int, default=64, help="MiB per transfer and direction")
+    parser.add_argument("--also", action="append", default=[], metavar="MINIVMM",
+                        help="another minivmm binary (e.g. an older build) measured in the same "
+                             "rounds, as a further column")
     args = parser.parse_args()
     # The config's paths are relative to its folder, the work directory.
     args.kernel, args.initrd = os.path.abspath(args.kernel), os.path.abspath(args.initrd)
     os.makedirs(args.workdir, exist_ok=True)
-    guests = {"minivmm": start_minivmm(args, 5555), "qemu": start_qemu(args, 5556)}
-    bases = {"minivmm": 5555, "qemu": 5556}
+    mount_debugfs()
+    bases = {"minivmm": 5555}
+    binaries = {"minivmm": args.minivmm}
+    for i, binary in enumerate(args.also):
+        name = f"minivmm-{i + 2}"
+        bases[name], binaries[name] = 5600 + 10 * i, os.path.abspath(binary)
+        print(f"{name} is {binaries[name]}", flush=True)
+    guests = {name: start_minivmm(args, bases[name], binaries[name], name) for name in bases}
+    guests["qemu"], bases["qemu"] = start_qemu(args, 5556), 5556
     try:
         for guest in guests.values():
             guest.wait_for(r"^MVM ready")
         for guest in guests.values():
             start_servers(guest, args.mib)
-        results = {name: {"h2g": [], "g2h": [], "rtt": []} for name in guests}
+        keys = ("h2g", "h2g_irq", "h2g_exit", "g2h", "g2h_irq", "g2h_exit", "rtt")
+        results = {name: {k: [] for k in keys} for name in guests}
         rounds = 0
         for i in range(args.rounds):
             try:
                 row = {}
                 for name in guests:
-                    base = bases[name]
-                    row[name] = {"h2g": host_to_guest(host_port(base, "sink"), args.mib),
-                                 "g2h": guest_to_host(host_port(base, "source"), args.mib),
-                                 "rtt": round_trip_us(host_port(base, "echo"))}
+                    base, guest, mib = bases[name], guests[name], args.mib
+                    m, kvm = {}, {}
+                    m["h2g"], m["h2g_irq"], kvm["h2g"] = counted(
+                        guest, lambda: host_to_guest(host_port(base, "sink"), mib), mib)
+                    m["g2h"], m["g2h_irq"], kvm["g2h"] = counted(
+                        guest, lambda: guest_to_host(host_port(base, "source"), mib), mib)
+                    m["rtt"] = round_trip_us(host_port(base, "echo"))
+                    for way in ("h2g", "g2h"):
+                        m[f"{way}_exit"] = kvm[way]["exits"] if kvm[way] else None
+                        if kvm[way]:
+                            print(f"round {i + 1} {name} {way} KVM counters per MiB: " +
+                                  ", ".join(f"{k} {v:.0f}" for k, v in kvm[way].items()),
+                                  flush=True)
+                    row[name] = m
             except (OSError, RuntimeError) as e:
                 # A guest that died (seen once: a triple fault under nested KVM) ends the
                 # measurements; the complete rounds still count.
@@ -203,25 +285,41 @@ def main():
             for name, m in row.items():
                 for key, value in m.items():
                     results[name][key].append(value)
-                print(f"round {i + 1} {name}: host->guest {m['h2g']:.1f} MiB/s, "
-                      f"guest->host {m['g2h']:.1f} MiB/s, round trip {m['rtt']:.0f} us",
+                print(f"round {i + 1} {name}: host->guest {m['h2g']:.1f} MiB/s "
+                      f"({m['h2g_irq']:.0f} irq/MiB, {fmt(m['h2g_exit'])} exits/MiB), "
+                      f"guest->host {m['g2h']:.1f} MiB/s ({m['g2h_irq']:.0f} irq/MiB, "
+                      f"{fmt(m['g2h_exit'])} exits/MiB), round trip {m['rtt']:.0f} us",
                       flush=True)
         if rounds == 0:
             raise SystemExit("no complete round")
     finally:
         for guest in guests.values():
             guest.stop()
-    med = {name: {k: statistics.median(v) for k, v in r.items()} for name, r in results.items()}
+    med = {name: {k: median(v) for k, v in r.items()} for name, r in results.items()}
     print()
-    print(f"| measure (e1000, user net, median of {rounds}) | minivmm | QEMU | ratio |")
-    print("|---|---|---|---|")
+    others = [name for name in guests if name not in ("minivmm", "qemu")]
+    print(f"| measure (e1000, user net, median of {rounds}) | minivmm | QEMU | ratio |" +
+          "".join(f" {name} | ratio |" for name in others))
+    print("|---|---|---|---|" + "---|---|" * len(others))
     rows = [("h2g", f"TCP host -> guest, {args.mib} MiB", "MiB/s"),
             ("g2h", f"TCP guest -> host, {args.mib} MiB", "MiB/s"),
-            ("rtt", f"round trip, {ECHO_SIZE} B (median of {ECHO_COUNT})", "us")]
+            ("rtt", f"round trip, {ECHO_SIZE} B (median of {ECHO_COUNT})", "us"),
+            ("h2g_irq", "host -> guest: guest NIC interrupts", "/MiB"),
+            ("h2g_exit", "host -> guest: KVM exits", "/MiB"),
+            ("g2h_irq", "guest -> host: guest NIC interrupts", "/MiB"),
+            ("g2h_exit", "guest -> host: KVM exits", "/MiB")]
     for key, label, unit in rows:
-        a, b = med["minivmm"][key], med["qemu"][key]
-        print(f"| {label} | {a:.1f} {unit} | {b:.1f} {unit} | {a / b:.2f} |")
+        b = med["qemu"][key]
 
+        def cell(name):
+            a = med[name][key]
+            return f"{fmt(a)} {unit}", f"{a / b:.2f}" if a is not None and b else "n/a"
+
+        value, ratio = cell("minivmm")
+        line = f"| {label} | {value} | {fmt(b)} {unit} | {ratio} |"
+        for name in others:
+            line += " {} | {} |".format(*cell(name))
+        print(line)
 
 if __name__ == "__main__":
     main()

@@ -4,7 +4,7 @@
 # up at once and measured alternately, in one run; in the KVM sandbox where /dev/kvm is missing.
 # Prints a table of medians; never pass/fail.
 #
-#   tests/bench/net/run.sh [BUILD_DIR] [--rounds N] [--mib N]
+#   tests/bench/net/run.sh [BUILD_DIR] [--rounds N] [--mib N] [--also OTHER_MINIVMM]...
 # Build first with: cmake -S . -B build -G Ninja && cmake --build build; needs scripts/setup.sh.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)

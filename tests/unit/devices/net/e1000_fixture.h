@@ -15,6 +15,7 @@
 #include "devices/net/e1000_regs.h"
 #include "tests/unit/fakes/fake_guest_memory.h"
 #include "tests/unit/fakes/fake_interrupt_line.h"
+#include "tests/unit/fakes/fake_timer.h"
 
 namespace e1000_test {
 
@@ -173,7 +174,8 @@ class E1000Test : public testing::Test {
   fakes::FakeGuestMemory ram{kRamSize};
   fakes::FakeInterruptLine irq;
   FakeBackend backend;
-  devices::net::E1000 nic{ram.memory(), irq, kMac, backend};
+  fakes::FakeClock clock;
+  devices::net::E1000 nic{ram.memory(), irq, kMac, backend, clock.factory()};
 };
 
 }  // namespace e1000_test
