@@ -22,7 +22,12 @@ constexpr size_t kFcsSize = 4;
 constexpr size_t kHeaderSize = 14;
 constexpr uint16_t kVlanTpidOffset = 12;
 constexpr uint32_t kItrIntervalMask = 0xffff;  // SDM 13.4.18: bits 31:16 are reserved
+constexpr uint32_t kDelayMask = 0xffff;        // RDTR, RADV, TADV: bits 15:0 (SDM 13.4.28-13.4.42)
+constexpr uint32_t kItrUnitsPerDelayUnit = 4;  // the delay timers count 1.024 us
 constexpr std::chrono::nanoseconds kItrUnit{256};
+// The least interval between two assertions, in ITR units (128 us, 7813 interrupts a second):
+// QEMU's e1000 keeps this floor whatever ITR says, so guests see the same interrupt rate.
+constexpr uint32_t kMinModerationInterval = 500;
 
 bool is_64bit_counter_low(uint32_t offset) {
   return offset == kGorcl || offset == kGotcl || offset == kTorl || offset == kTotl;
@@ -112,7 +117,7 @@ void E1000::update_interrupt_locked() {
   if (pending == level_) return;
   if (pending) {
     const Timer::Clock::time_point now = moderation_timer_->now();
-    const auto earliest = last_assertion_ + kItrUnit * (reg(kItr) & kItrIntervalMask);
+    const auto earliest = last_assertion_ + kItrUnit * moderation_interval_locked();
     if (now < earliest) {
       // One timer at a time: whatever arrives before it fires is asserted with it.
       if (!timer_armed_) moderation_timer_->arm(earliest);
@@ -120,9 +125,24 @@ void E1000::update_interrupt_locked() {
       return;
     }
     last_assertion_ = now;
+    tx_delay_requested_ = false;
   }
   level_ = pending;
   irq_.set_level(pending);
+}
+
+// In ITR units: the floor, ITR when larger, and the absolute delay timers of the causes pending:
+// TADV when a transmit since the last interrupt asked for a delayed one (IDE), RADV when receive
+// interrupts are delayed at all (RDTR non-zero). The packet timers (TIDV, RDTR) never end later
+// than these and are not modelled.
+uint32_t E1000::moderation_interval_locked() {
+  uint32_t interval = std::max(kMinModerationInterval, reg(kItr) & kItrIntervalMask);
+  const uint32_t pending = reg(kIcr) & reg(kIms);
+  if (tx_delay_requested_ && (pending & (kIntTxdw | kIntTxqe)))
+    interval = std::max(interval, (reg(kTadv) & kDelayMask) * kItrUnitsPerDelayUnit);
+  if ((reg(kRdtr) & kDelayMask) != 0 && (pending & kIntRxt0))
+    interval = std::max(interval, (reg(kRadv) & kDelayMask) * kItrUnitsPerDelayUnit);
+  return interval;
 }
 
 void E1000::moderation_timer_expired() {
@@ -350,6 +370,7 @@ void E1000::transmit_locked() {
     }
     tx_.process(descriptor, memory_, sink, events);
     const auto command = std::to_integer<uint8_t>(descriptor[11]);
+    if (command & kTxCmdIde) tx_delay_requested_ = true;
     if (command & kTxCmdRs) {
       // Report status: set DD in the descriptor's status byte (SDM 3.3.3.2).
       const auto status =

@@ -3,18 +3,20 @@
 // IODATA at 4; 8254x SDM 13.1). Registers and descriptors follow the "PCI/PCI-X Family of Gigabit
 // Ethernet Controllers Software Developer's Manual" (8254x SDM).
 //
-// Interrupt moderation (ITR, SDM 13.4.18): with a non-zero interval (in 256 ns units) INTA# is
-// asserted at most once per interval. Causes keep collecting in ICR meanwhile, and a timer
-// asserts the line when the interval ends if an unmasked cause is still pending. Linux programs
-// ITR by default (InterruptThrottleRate, 4000 to 20000 interrupts/s), and every interrupt costs
-// its driver about five register exits, so this is what keeps a busy NIC's exits bounded.
+// Interrupt moderation (ITR, SDM 13.4.18): INTA# is asserted at most once per interval, in 256 ns
+// units. Causes keep collecting in ICR meanwhile, and a timer asserts the line when the interval
+// ends if an unmasked cause is still pending. The interval is ITR's, but never under 128 us (as
+// with QEMU's e1000, so guests see the same interrupt rates), and stretched to the absolute
+// delay timers TADV and RADV when the causes pending asked for them. Linux programs ITR by
+// default (InterruptThrottleRate, 4000 to 20000 interrupts/s), and every interrupt costs its
+// driver about five register exits, so this is what keeps a busy NIC's exits bounded.
 // Threads: the device's lock is taken by vCPU threads (registers), the backend's receive path
 // and the timer's callback (the event loop); the timer is armed with the lock held, which is
 // safe because arming never calls back.
 //
 // Simplifications, all invisible to Linux's e1000 driver:
-// - the delay timers (RDTR, RADV, TIDV, TADV) are stored but not applied: within what ITR
-//   allows, every cause is signalled at once;
+// - the packet delay timers (RDTR, TIDV) are not applied: within the interval above, every
+//   cause is signalled at once;
 // - no receive checksum offload: received descriptors carry IXSM ("ignore checksum");
 // - no VLAN tag insertion or stripping; tagged frames are filtered by VFTA when RCTL.VFE is set;
 // - sub-dword register accesses are reads of the whole dword (side effects included) and
@@ -79,6 +81,7 @@ class E1000 final : public pci::PciDevice {
   void raise_locked(uint32_t causes);
   void update_interrupt_locked();
   void moderation_timer_expired();
+  uint32_t moderation_interval_locked();
   bool bus_master() const;
   void transmit_locked();
   bool accept_locked(std::span<const std::byte> frame);
@@ -102,6 +105,7 @@ class E1000 final : public pci::PciDevice {
   bool level_ = false;
   Timer::Clock::time_point last_assertion_{};  // when INTA# last went up
   bool timer_armed_ = false;
+  bool tx_delay_requested_ = false;  // a descriptor with IDE went out since the last assertion
   bool warned_tx_ring_ = false;
   bool warned_rx_ring_ = false;
   bool warned_access_ = false;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "tests/unit/devices/net/e1000_fixture.h"
 
 namespace e1000_test {
@@ -166,6 +168,7 @@ TEST_F(E1000Test, InterruptLineFollowsIcrAndIms) {
   EXPECT_EQ(rd(regs::kIms), regs::kIntLsc | regs::kIntRxt0);
   wr(regs::kImc, regs::kIntLsc);
   EXPECT_FALSE(irq.level());
+  clock.advance(std::chrono::microseconds(128));  // interrupts are 128 us apart at least
   wr(regs::kIms, regs::kIntLsc);
   EXPECT_TRUE(irq.level());
   EXPECT_EQ(rd(regs::kIcr), regs::kIntLsc);  // read to clear
