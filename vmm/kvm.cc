@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -99,7 +100,7 @@ std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
 
 Vm Kvm::create_vm() const {
   int fd = checked_ioctl(fd_.get(), KVM_CREATE_VM, "KVM_CREATE_VM", 0);
-  return Vm(Fd(fd), vcpu_mmap_size_);
+  return Vm(Fd(fd), vcpu_mmap_size_, check_extension(KVM_CAP_COALESCED_MMIO));
 }
 
 int Vm::check_extension(int cap) const {
@@ -148,16 +149,35 @@ void Vm::enable_cap(uint32_t cap, uint64_t arg0) const {
   checked_ioctl(fd_.get(), KVM_ENABLE_CAP, "KVM_ENABLE_CAP", &enable);
 }
 
-std::unique_ptr<Vcpu> Vm::create_vcpu(uint32_t id) const {
-  int fd = checked_ioctl(fd_.get(), KVM_CREATE_VCPU, "KVM_CREATE_VCPU", id);
-  return std::make_unique<Vcpu>(Fd(fd), vcpu_mmap_size_, id);
+bool Vm::coalesce_pio(uint16_t port, uint32_t size) const {
+  if (ring_page_ <= 0 || check_extension(KVM_CAP_COALESCED_PIO) <= 0) return false;
+  kvm_coalesced_mmio_zone zone{};
+  zone.addr = port;
+  zone.size = size;
+  zone.pio = 1;
+  checked_ioctl(fd_.get(), KVM_REGISTER_COALESCED_MMIO, "KVM_REGISTER_COALESCED_MMIO", &zone);
+  return true;
 }
 
-Vcpu::Vcpu(Fd fd, size_t mmap_size, uint32_t id)
+std::unique_ptr<Vcpu> Vm::create_vcpu(uint32_t id) const {
+  int fd = checked_ioctl(fd_.get(), KVM_CREATE_VCPU, "KVM_CREATE_VCPU", id);
+  return std::make_unique<Vcpu>(Fd(fd), vcpu_mmap_size_, id, ring_page_);
+}
+
+Vcpu::Vcpu(Fd fd, size_t mmap_size, uint32_t id, int ring_page)
     : fd_(std::move(fd)), mmap_size_(mmap_size), id_(id) {
   void* p = mmap(nullptr, mmap_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
   if (p == MAP_FAILED) fail("mmap of kvm_run");
   run_ = static_cast<kvm_run*>(p);
+  const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t ring_offset = static_cast<size_t>(ring_page) * page;
+  if (ring_page > 0 && ring_offset + page <= mmap_size_) {
+    std::byte* ring = static_cast<std::byte*>(p) + ring_offset;
+    constexpr size_t kIndices = 2 * sizeof(uint32_t);
+    ring_.ring = reinterpret_cast<kvm_coalesced_mmio_ring*>(ring);
+    ring_.entries = reinterpret_cast<kvm_coalesced_mmio*>(ring + kIndices);
+    ring_.capacity = static_cast<uint32_t>((page - kIndices) / sizeof(kvm_coalesced_mmio));
+  }
 }
 
 Vcpu::~Vcpu() { munmap(run_, mmap_size_); }

@@ -36,7 +36,8 @@ class Kvm {
 
 class Vm {
  public:
-  Vm(Fd fd, size_t vcpu_mmap_size) : fd_(std::move(fd)), vcpu_mmap_size_(vcpu_mmap_size) {}
+  Vm(Fd fd, size_t vcpu_mmap_size, int ring_page)
+      : fd_(std::move(fd)), vcpu_mmap_size_(vcpu_mmap_size), ring_page_(ring_page) {}
   int check_extension(int cap) const;
   void set_tss_addr(uint64_t addr) const;
   void set_identity_map_addr(uint64_t addr) const;
@@ -46,22 +47,37 @@ class Vm {
   // Drives GSI `gsi` of the in-kernel PIC/IOAPIC to `level`.
   void irq_line(uint32_t gsi, bool level) const;
   void enable_cap(uint32_t cap, uint64_t arg0) const;
+  // Makes KVM queue the guest's writes to ports [port, port + size) in the coalesced ring instead
+  // of exiting (KVM_CAP_COALESCED_PIO). False when KVM cannot.
+  bool coalesce_pio(uint16_t port, uint32_t size) const;
   std::unique_ptr<Vcpu> create_vcpu(uint32_t id) const;
 
  private:
   Fd fd_;
   size_t vcpu_mmap_size_;
+  int ring_page_;
 };
 
 class Vcpu {
  public:
-  Vcpu(Fd fd, size_t mmap_size, uint32_t id);
+  // `ring_page`: KVM_CAP_COALESCED_MMIO's answer, the ring's page in the mapping (0: none).
+  Vcpu(Fd fd, size_t mmap_size, uint32_t id, int ring_page);
   ~Vcpu();
   Vcpu(const Vcpu&) = delete;
   Vcpu& operator=(const Vcpu&) = delete;
 
   uint32_t id() const { return id_; }
   kvm_run* run_state() const { return run_; }
+  // The VM's coalesced-write ring, mapped with every vCPU's kvm_run; ring is nullptr when KVM
+  // has none.
+  struct CoalescedRing {
+    kvm_coalesced_mmio_ring* ring = nullptr;  // for `first` and `last` only, see entries
+    // The kernel's entries follow the two indices; the header's member for them sits 8 bytes
+    // further when compiled as C++ (its flexible-array wrapper holds an empty struct).
+    kvm_coalesced_mmio* entries = nullptr;
+    uint32_t capacity = 0;  // entries; KVM_COALESCED_MMIO_MAX for the host's page size
+  };
+  CoalescedRing coalesced_ring() const { return ring_; }
   // KVM_RUN; false when it returned without an exit to handle (a signal, immediate_exit, or an
   // AP woken from wait-for-SIPI), true when the guest exited for a reason in run_state().
   bool run() const;
@@ -82,6 +98,7 @@ class Vcpu {
   size_t mmap_size_;
   uint32_t id_;
   kvm_run* run_ = nullptr;
+  CoalescedRing ring_;
 };
 
 }  // namespace vmm

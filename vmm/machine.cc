@@ -6,6 +6,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <stdexcept>
 
@@ -115,6 +116,7 @@ Machine::Machine(const Config& config, const HostInfo& host, Networks networks)
   build_memory();
   build_devices();
   create_vcpus();
+  coalesce_console_output();
   load_guest();
 }
 
@@ -295,6 +297,20 @@ void Machine::create_vcpus() {
   }
 }
 
+void Machine::coalesce_console_output() {
+  using devices::legacy::Serial16550;
+  const Vcpu::CoalescedRing ring = vcpus_.front()->coalesced_ring();
+  if (!ring.ring || !vm_.coalesce_pio(Serial16550::kCom1Base, 1)) {
+    spdlog::debug("KVM cannot coalesce port writes: every console byte is an exit");
+    return;
+  }
+  console_out_ = std::make_shared<CoalescedPio>(
+      ring, Serial16550::kCom1Base, serial_,
+      [serial = serial_](std::span<const std::byte> bytes) { serial->write_data_register(bytes); });
+  pio_.remove(Serial16550::kCom1Base);
+  pio_.insert(console_out_, Serial16550::kCom1Base, Serial16550::kPortCount);
+}
+
 void Machine::load_guest() {
   const CpuTopology topology = topology_of(config_);
   firmware::AcpiConfig acpi;
@@ -424,12 +440,20 @@ MachineExit Machine::run() {
     }
   }
 
-  // While the UART has no room for console input, retry every few milliseconds.
+  // While the UART has no room for console input, retry every few milliseconds. Console output
+  // that KVM queued is delivered here too when no vCPU touches the UART for a while: soon while
+  // the guest is printing, and at a slow pace when it is not.
   loop_.run([&] {
     pump_console_input();
-    return console_pending_.empty() ? -1 : 5;
+    int timeout = console_pending_.empty() ? -1 : 5;
+    if (console_out_) {
+      const int backstop = console_out_->drain() ? 10 : 100;
+      timeout = timeout < 0 ? backstop : std::min(timeout, backstop);
+    }
+    return timeout;
   });
   threads_.clear();
+  if (console_out_) console_out_->drain();
   std::lock_guard lock(exit_mutex_);
   return *exit_;
 }

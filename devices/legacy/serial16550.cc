@@ -78,15 +78,24 @@ void Serial16550::write(uint64_t offset, std::span<const std::byte> data) {
   for (size_t i = 0; i < data.size(); ++i) {
     // Only offset 0 (THR, or DLL under DLAB) can transmit; other registers never wait behind a
     // sink that blocks.
-    std::unique_lock tx(tx_mutex_, std::defer_lock);
-    if (offset + i == kRbrThr) tx.lock();
-    bool transmit;
-    {
-      std::lock_guard lock(mutex_);
-      transmit = write_register(offset + i, std::to_integer<uint8_t>(data[i]));
+    if (offset + i == kRbrThr) {
+      write_data_register(data.subspan(i, 1));
+      continue;
     }
-    if (transmit) sink_(data.subspan(i, 1));
+    std::lock_guard lock(mutex_);
+    write_register(offset + i, std::to_integer<uint8_t>(data[i]));
   }
+}
+
+void Serial16550::write_data_register(std::span<const std::byte> values) {
+  std::lock_guard tx(tx_mutex_);
+  tx_bytes_.clear();
+  {
+    std::lock_guard lock(mutex_);
+    for (std::byte value : values)
+      if (write_register(kRbrThr, std::to_integer<uint8_t>(value))) tx_bytes_.push_back(value);
+  }
+  if (!tx_bytes_.empty()) sink_(tx_bytes_);
 }
 
 size_t Serial16550::enqueue_input(std::span<const std::byte> input) {

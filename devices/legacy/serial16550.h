@@ -22,6 +22,7 @@
 #include <functional>
 #include <mutex>
 #include <span>
+#include <vector>
 
 #include "devices/bus/bus.h"
 #include "devices/interrupt_line.h"
@@ -38,12 +39,15 @@ class Serial16550 : public BusDevice {
   // Host input waiting behind the UART's own receive FIFO.
   static constexpr size_t kInputBufferSize = 4096;
 
-  // `irq` must outlive the device. `sink` gets every transmitted byte (one call per byte, in
-  // order, never dropped); it may block.
+  // `irq` must outlive the device. `sink` gets every transmitted byte, in order, never dropped,
+  // one or more per call; it may block.
   Serial16550(InterruptLine& irq, OutputSink sink);
 
   void read(uint64_t offset, std::span<std::byte> data) override;
   void write(uint64_t offset, std::span<const std::byte> data) override;
+  // Successive byte writes to offset 0 (THR, or DLL under DLAB), as KVM queues them when it
+  // coalesces them: what they transmit reaches the sink in one call.
+  void write_data_register(std::span<const std::byte> values);
 
   // Thread-safe. Queues bytes for the guest to receive; returns how many were taken, fewer than
   // input.size() when the buffer is full (the caller retries the rest later).
@@ -66,7 +70,8 @@ class Serial16550 : public BusDevice {
 
   InterruptLine& irq_;
   OutputSink sink_;
-  std::mutex tx_mutex_;  // taken before mutex_ for offset 0, held across the sink call
+  std::mutex tx_mutex_;              // taken before mutex_ for offset 0, held across the sink call
+  std::vector<std::byte> tx_bytes_;  // guarded by tx_mutex_
   std::mutex mutex_;
 
   uint8_t ier_ = 0;
