@@ -192,12 +192,6 @@ bool Vcpu::run() const {
   fail("KVM_RUN");
 }
 
-kvm_regs Vcpu::get_regs() const {
-  kvm_regs regs{};
-  checked_ioctl(fd_.get(), KVM_GET_REGS, "KVM_GET_REGS", &regs);
-  return regs;
-}
-
 void Vcpu::set_regs(const kvm_regs& regs) const {
   checked_ioctl(fd_.get(), KVM_SET_REGS, "KVM_SET_REGS", &regs);
 }

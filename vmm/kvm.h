@@ -82,7 +82,6 @@ class Vcpu {
   // AP woken from wait-for-SIPI), true when the guest exited for a reason in run_state().
   bool run() const;
 
-  kvm_regs get_regs() const;
   void set_regs(const kvm_regs& regs) const;
   kvm_sregs get_sregs() const;
   void set_sregs(const kvm_sregs& sregs) const;

@@ -116,15 +116,12 @@ bool VcpuThread::handle_exit() {
         mmio_.read(run->mmio.phys_addr, data);
       return true;
     }
-    case KVM_EXIT_SHUTDOWN: {
-      // A triple fault: a PC resets. Where the guest was tells a crash from a deliberate reset.
-      const kvm_regs regs = vcpu_.get_regs();
-      const kvm_sregs sregs = vcpu_.get_sregs();
-      spdlog::info("vCPU {}: triple fault at rip={:#x} rsp={:#x} cr2={:#x} cr3={:#x}, resetting",
-                   vcpu_.id(), regs.rip, regs.rsp, sregs.cr2, sregs.cr3);
+    case KVM_EXIT_SHUTDOWN:
+      // A triple fault: a PC resets. (Its registers are not worth logging: on AMD, KVM has
+      // already reset the vCPU when it reports the shutdown.)
+      spdlog::info("vCPU {}: triple fault, resetting", vcpu_.id());
       on_event_(VcpuEvent::kReset);
       return false;
-    }
     case KVM_EXIT_SYSTEM_EVENT:
       on_event_(run->system_event.type == KVM_SYSTEM_EVENT_RESET ? VcpuEvent::kReset
                                                                  : VcpuEvent::kShutdown);

@@ -22,7 +22,7 @@ constexpr size_t kFcsSize = 4;
 constexpr size_t kHeaderSize = 14;
 constexpr uint16_t kVlanTpidOffset = 12;
 constexpr uint32_t kItrIntervalMask = 0xffff;  // SDM 13.4.18: bits 31:16 are reserved
-constexpr uint32_t kDelayMask = 0xffff;        // RDTR, RADV, TADV: bits 15:0 (SDM 13.4.28-13.4.42)
+constexpr uint32_t kDelayMask = 0xffff;        // RDTR, RADV, TADV: bits 15:0, the rest reserved
 constexpr uint32_t kItrUnitsPerDelayUnit = 4;  // the delay timers count 1.024 us
 constexpr std::chrono::nanoseconds kItrUnit{256};
 // The least interval between two assertions, in ITR units (128 us, 7813 interrupts a second):

@@ -6,7 +6,7 @@
 mount -t proc proc /proc
 # The kernel's info messages (an e1000 link coming up, say) reach the serial console in the
 # middle of this script's lines and would break the "MVM ..." lines the host parses; errors and
-# oopses still show.
+# oopses still show. The setting holds for the root file system's init too.
 echo 4 > /proc/sys/kernel/printk
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev

@@ -3,10 +3,6 @@
 # built by scripts/setup.sh). Reports as "MVM ..." lines what a user checks of the disk and the
 # CDs, writes a file for the host to read back out of the image, then powers off.
 mount -t proc proc /proc
-# The kernel's info messages (an e1000 link coming up, say) reach the serial console in the
-# middle of this script's lines and would break the "MVM ..." lines the host parses; errors and
-# oopses still show.
-echo 4 > /proc/sys/kernel/printk
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 
