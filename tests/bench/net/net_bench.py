@@ -4,8 +4,11 @@
 Both VMMs boot the same Debian kernel and test initramfs (tests/e2e/guest-init.sh in its net
 mode; 2 vCPUs, 512 MiB) with one e1000 on a user network whose forwarded ports reach three
 servers in the guest (busybox nc): a sink that answers with the byte count it read (host to
-guest), a source of --mib MiB of zeros (guest to host), and an echo (round trips). Both guests
-run at once and are measured alternately, round by round, so that both see the same host load.
+guest), a source of --mib MiB of zeros (guest to host), and an echo (round trips). The VMMs take
+turns, round by round: each round boots each VMM's guest in turn, measures it and powers it off,
+so that only one guest loads the sandbox at a time (two at once made the nested KVM of the
+sandbox crash or freeze) while both see the same host over the run. A round whose guest dies
+(the sandbox's nested KVM triple-faults guests now and then) is run again, up to --retries times.
 Each throughput is timed from connect to the last byte (for host to guest: to the guest's
 count, which comes after it read everything); the latency is the median of 200 round trips of
 64 bytes on one connection with TCP_NODELAY. Prints a table of medians; never pass/fail.
@@ -27,10 +30,24 @@ import subprocess
 import threading
 import time
 
-CMDLINE = "console=ttyS0 panic=-1 mvm.mode=net"
+# iomem=relaxed lets the diagnosis of a failed round read the NIC's registers with devmem while
+# the driver holds them (Debian sets CONFIG_IO_STRICT_DEVMEM).
+CMDLINE = "console=ttyS0 panic=-1 mvm.mode=net iomem=relaxed"
 GUEST_PORTS = {"sink": 22, "source": 23, "echo": 24}
 ECHO_SIZE = 64
 ECHO_COUNT = 200
+# What a failed round prints of the guest's state: its NIC's counters and interrupts, its TCP
+# sockets (queues) and the kernel's TCP counters.
+# Then the e1000's ring registers and interrupt mask (devmem on BAR0; never ICR, which reading
+# clears), and whether an interrupt forced through ICS (TXDW) reaches the guest and restarts it.
+DIAGNOSE = ("mvm_stats eth0; grep -E 'eth0|LOC' /proc/interrupts; netstat -tn; "
+            "grep Tcp: /proc/net/snmp; grep TcpExt: /proc/net/netstat; "
+            "bar=$(head -n 1 /sys/class/net/eth0/device/resource | cut -d' ' -f1); "
+            "for r in IMS:0xd0 TDH:0x3810 TDT:0x3818 RDH:0x2810 RDT:0x2818; do "
+            "echo \"$r=$(devmem $((bar + ${r#*:})) 32)\"; done; "
+            "devmem $((bar + 0xc8)) 32 1; sleep 2; grep eth0 /proc/interrupts; netstat -tn")
+# A transfer that moves no byte for this long has a frozen guest: the round fails and runs again.
+STALL_S = 120
 # KVM's per-VM debugfs counters the bench reads: all exits, then the kinds that tell them apart.
 KVM_STATS = ("exits", "mmio_exits", "io_exits", "halt_exits", "irq_window_exits",
              "irq_injections")
@@ -69,18 +86,18 @@ class Console:
                                        f"{self.log.name}")
                 self.cond.wait(1.0)
 
-    def run(self, command):
+    def run(self, command, timeout=300):
         with self.cond:
             done = sum(1 for line in self.lines if line.startswith("MVM done "))
         self.proc.stdin.write(command.encode() + b"\n")
         self.proc.stdin.flush()
-        self.wait_for(r"^MVM done 0$", count=done + 1)
+        self.wait_for(r"^MVM done 0$", count=done + 1, timeout=timeout)
 
-    def command_output(self, command):
+    def command_output(self, command, timeout=300):
         """The lines `command` prints, prefixed with "MVM out " so they stand apart."""
         with self.cond:
             start = len(self.lines)
-        self.run(f"{{ {command}; }} | sed 's/^/MVM out /'")
+        self.run(f"{{ {command}; }} | sed 's/^/MVM out /'", timeout)
         with self.cond:
             return [line[8:] for line in self.lines[start:] if line.startswith("MVM out ")]
 
@@ -102,6 +119,7 @@ class Console:
         return None
 
     def stop(self):
+        """Powers the guest off (kills it if that takes over a minute)."""
         if self.proc.poll() is None:
             self.proc.stdin.write(b"poweroff\n")
             self.proc.stdin.flush()
@@ -132,12 +150,12 @@ def start_minivmm(args, base, binary, name):
     path = os.path.join(args.workdir, f"{name}.json")
     with open(path, "w") as f:
         json.dump(config, f)
-    return Console(name, [binary, "--config", path], args.workdir)
+    return Console(f"{name}-{args.try_id}", [binary, "--config", path], args.workdir)
 
 
 def start_qemu(args, base):
     fwd = ",".join(f"hostfwd={rule}" for rule in hostfwd_rules(base))
-    return Console("qemu", [
+    return Console(f"qemu-{args.try_id}", [
         "qemu-system-x86_64", "-enable-kvm", "-cpu", "host", "-machine", "pc-i440fx-2.9",
         "-m", "512M", "-smp", "2", "-kernel", args.kernel, "-initrd", args.initrd,
         "-append", CMDLINE, "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
@@ -173,7 +191,7 @@ def counted(guest, transfer, mib):
 def host_to_guest(port, mib):
     payload = bytes(1 << 20)
     start = time.monotonic()
-    with socket.create_connection(("127.0.0.1", port)) as conn:
+    with socket.create_connection(("127.0.0.1", port), timeout=STALL_S) as conn:
         for _ in range(mib):
             conn.sendall(payload)
         conn.shutdown(socket.SHUT_WR)
@@ -189,7 +207,7 @@ def host_to_guest(port, mib):
 def guest_to_host(port, mib):
     start = time.monotonic()
     got = 0
-    with socket.create_connection(("127.0.0.1", port)) as conn:
+    with socket.create_connection(("127.0.0.1", port), timeout=STALL_S) as conn:
         while chunk := conn.recv(1 << 20):
             got += len(chunk)
     took = time.monotonic() - start
@@ -201,7 +219,7 @@ def guest_to_host(port, mib):
 def round_trip_us(port):
     message = bytes(range(ECHO_SIZE))
     times = []
-    with socket.create_connection(("127.0.0.1", port)) as conn:
+    with socket.create_connection(("127.0.0.1", port), timeout=STALL_S) as conn:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for _ in range(ECHO_COUNT):
             start = time.monotonic()
@@ -225,6 +243,44 @@ def fmt(value):
     return "n/a" if value is None else f"{value:.1f}"
 
 
+def report_state(guest):
+    """After a failed transfer: whether the guest still answers, and its network's state."""
+    if guest.proc.poll() is not None:
+        print(f"{guest.name} exited with status {guest.proc.returncode}", flush=True)
+        return
+    try:
+        for line in guest.command_output(DIAGNOSE, timeout=60):
+            print(f"{guest.name} guest: {line}", flush=True)
+    except RuntimeError:
+        print(f"{guest.name}: the guest's shell does not answer", flush=True)
+
+
+def measure(args, name, start):
+    """Boots a guest with `start(base)`, runs one round of measurements and powers it off."""
+    base = 5555
+    guest = start(base)
+    try:
+        guest.wait_for(r"^MVM ready")
+        start_servers(guest, args.mib)
+        m, kvm = {}, {}
+        m["h2g"], m["h2g_irq"], kvm["h2g"] = counted(
+            guest, lambda: host_to_guest(host_port(base, "sink"), args.mib), args.mib)
+        m["g2h"], m["g2h_irq"], kvm["g2h"] = counted(
+            guest, lambda: guest_to_host(host_port(base, "source"), args.mib), args.mib)
+        m["rtt"] = round_trip_us(host_port(base, "echo"))
+    except (OSError, RuntimeError):
+        report_state(guest)
+        raise
+    finally:
+        guest.stop()
+    for way in ("h2g", "g2h"):
+        m[f"{way}_exit"] = kvm[way]["exits"] if kvm[way] else None
+        if kvm[way]:
+            print(f"{name} {way} KVM counters per MiB: " +
+                  ", ".join(f"{k} {v:.0f}" for k, v in kvm[way].items()), flush=True)
+    return m
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--minivmm", required=True)
@@ -232,6 +288,8 @@ def main():
     parser.add_argument("--initrd", required=True)
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--retries", type=int, default=3,
+                        help="further tries of a round whose guest died")
     parser.add_argument("--mib", type=int, default=64, help="MiB per transfer and direction")
     parser.add_argument("--also", action="append", default=[], metavar="MINIVMM",
                         help="another minivmm binary (e.g. an older build) measured in the same "
@@ -241,64 +299,38 @@ def main():
     args.kernel, args.initrd = os.path.abspath(args.kernel), os.path.abspath(args.initrd)
     os.makedirs(args.workdir, exist_ok=True)
     mount_debugfs()
-    bases = {"minivmm": 5555}
-    binaries = {"minivmm": args.minivmm}
+    starters = {"minivmm": lambda base: start_minivmm(args, base, args.minivmm, "minivmm")}
     for i, binary in enumerate(args.also):
-        name = f"minivmm-{i + 2}"
-        bases[name], binaries[name] = 5600 + 10 * i, os.path.abspath(binary)
-        print(f"{name} is {binaries[name]}", flush=True)
-    guests = {name: start_minivmm(args, bases[name], binaries[name], name) for name in bases}
-    guests["qemu"], bases["qemu"] = start_qemu(args, 5556), 5556
-    try:
-        for guest in guests.values():
-            guest.wait_for(r"^MVM ready")
-        for guest in guests.values():
-            start_servers(guest, args.mib)
-        keys = ("h2g", "h2g_irq", "h2g_exit", "g2h", "g2h_irq", "g2h_exit", "rtt")
-        results = {name: {k: [] for k in keys} for name in guests}
-        rounds = 0
-        for i in range(args.rounds):
-            try:
-                row = {}
-                for name in guests:
-                    base, guest, mib = bases[name], guests[name], args.mib
-                    m, kvm = {}, {}
-                    m["h2g"], m["h2g_irq"], kvm["h2g"] = counted(
-                        guest, lambda: host_to_guest(host_port(base, "sink"), mib), mib)
-                    m["g2h"], m["g2h_irq"], kvm["g2h"] = counted(
-                        guest, lambda: guest_to_host(host_port(base, "source"), mib), mib)
-                    m["rtt"] = round_trip_us(host_port(base, "echo"))
-                    for way in ("h2g", "g2h"):
-                        m[f"{way}_exit"] = kvm[way]["exits"] if kvm[way] else None
-                        if kvm[way]:
-                            print(f"round {i + 1} {name} {way} KVM counters per MiB: " +
-                                  ", ".join(f"{k} {v:.0f}" for k, v in kvm[way].items()),
-                                  flush=True)
-                    row[name] = m
-            except (OSError, RuntimeError) as e:
-                # A guest that died (seen once: a triple fault under nested KVM) ends the
-                # measurements; the complete rounds still count.
-                print(f"round {i + 1}: FAILED ({e}); see the consoles in {args.workdir}",
-                      flush=True)
-                break
-            rounds += 1
-            for name, m in row.items():
-                for key, value in m.items():
-                    results[name][key].append(value)
-                print(f"round {i + 1} {name}: host->guest {m['h2g']:.1f} MiB/s "
-                      f"({m['h2g_irq']:.0f} irq/MiB, {fmt(m['h2g_exit'])} exits/MiB), "
-                      f"guest->host {m['g2h']:.1f} MiB/s ({m['g2h_irq']:.0f} irq/MiB, "
-                      f"{fmt(m['g2h_exit'])} exits/MiB), round trip {m['rtt']:.0f} us",
-                      flush=True)
-        if rounds == 0:
-            raise SystemExit("no complete round")
-    finally:
-        for guest in guests.values():
-            guest.stop()
+        name, binary = f"minivmm-{i + 2}", os.path.abspath(binary)
+        print(f"{name} is {binary}", flush=True)
+        starters[name] = (lambda n, b: lambda base: start_minivmm(args, base, b, n))(name, binary)
+    starters["qemu"] = lambda base: start_qemu(args, base)
+    results = {name: {} for name in starters}
+    failures = 0
+    for i in range(args.rounds):
+        for name, start in starters.items():
+            while True:
+                args.try_id = f"r{i + 1}-{failures}"
+                try:
+                    m = measure(args, name, start)
+                    break
+                except (OSError, RuntimeError) as e:  # socket.timeout is an OSError
+                    failures += 1
+                    print(f"round {i + 1} {name}: FAILED ({e}); see the consoles in "
+                          f"{args.workdir}", flush=True)
+                    if failures > args.retries:
+                        raise SystemExit(f"{failures} failed tries; stopping")
+            for key, value in m.items():
+                results[name].setdefault(key, []).append(value)
+            print(f"round {i + 1} {name}: host->guest {m['h2g']:.1f} MiB/s "
+                  f"({m['h2g_irq']:.0f} irq/MiB, {fmt(m['h2g_exit'])} exits/MiB), "
+                  f"guest->host {m['g2h']:.1f} MiB/s ({m['g2h_irq']:.0f} irq/MiB, "
+                  f"{fmt(m['g2h_exit'])} exits/MiB), round trip {m['rtt']:.0f} us",
+                  flush=True)
     med = {name: {k: median(v) for k, v in r.items()} for name, r in results.items()}
     print()
-    others = [name for name in guests if name not in ("minivmm", "qemu")]
-    print(f"| measure (e1000, user net, median of {rounds}) | minivmm | QEMU | ratio |" +
+    others = [name for name in starters if name not in ("minivmm", "qemu")]
+    print(f"| measure (e1000, user net, median of {args.rounds}) | minivmm | QEMU | ratio |" +
           "".join(f" {name} | ratio |" for name in others))
     print("|---|---|---|---|" + "---|---|" * len(others))
     rows = [("h2g", f"TCP host -> guest, {args.mib} MiB", "MiB/s"),
@@ -320,6 +352,9 @@ def main():
         for name in others:
             line += " {} | {} |".format(*cell(name))
         print(line)
+    if failures:
+        print(f"({failures} failed tries were run again)")
+
 
 if __name__ == "__main__":
     main()

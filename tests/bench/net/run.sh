@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Network benchmark (tests/bench/net/net_bench.py): TCP through a user-mode network's forwarded
-# ports, minivmm's e1000 against QEMU's (-enable-kvm, -netdev user, -device e1000), both guests
-# up at once and measured alternately, in one run; in the KVM sandbox where /dev/kvm is missing.
+# ports, minivmm's e1000 against QEMU's (-enable-kvm, -netdev user, -device e1000), one guest at
+# a time, taking turns round by round, in one run; in the KVM sandbox where /dev/kvm is missing.
 # Prints a table of medians; never pass/fail.
 #
 #   tests/bench/net/run.sh [BUILD_DIR] [--rounds N] [--mib N] [--also OTHER_MINIVMM]...
