@@ -2,17 +2,21 @@
 
 #include <asm/bootparam.h>
 #include <spdlog/fmt/fmt.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
 #include "boot/bzimage.h"
 #include "boot/elf_kernel.h"
+#include "boot/kernel_cache.h"
+#include "boot/kernel_payload.h"
 
 namespace boot {
 namespace {
@@ -171,17 +175,11 @@ BootState load_linux(const memory::GuestMemory& mem, const LinuxImages& images,
   uint64_t kernel_begin = kKernelAddr;
   uint64_t kernel_end = 0;
   uint64_t entry = 0;
+  // The ELF kernel to enter directly: the file itself, or a bzImage's payload unpacked here.
+  std::optional<UnpackedKernel> unpacked;
+  std::span<const std::byte> elf_image;
   if (is_elf(images.kernel)) {
-    ElfKernel elf = parse_elf_kernel(images.kernel);
-    if (elf.begin < kKernelAddr)
-      throw std::runtime_error(
-          fmt::format("kernel: ELF segment at 0x{:x} is below 1 MiB, where the boot data "
-                      "lives",
-                      elf.begin));
-    for (const ElfSegment& seg : elf.segments) pieces.push_back({seg.paddr, seg.data});
-    kernel_begin = elf.begin;
-    kernel_end = elf.end;
-    entry = elf.entry;
+    elf_image = images.kernel;
     // No setup header in the file: write the one a boot loader would have passed on (boot.rst,
     // "The Real-Mode Kernel Header"), declaring the protocol version this loader follows.
     h.boot_flag = 0xaa55;
@@ -196,10 +194,41 @@ BootState load_linux(const memory::GuestMemory& mem, const LinuxImages& images,
     BzImage kernel = parse_bzimage(images.kernel);
     h = kernel.header;
     header_bytes = kernel.header_bytes;
-    Range init_area = kernel_init_area(h);
-    kernel_end = std::max(kKernelAddr + kernel.protected_mode.size(), init_area.end);
-    pieces.push_back({kKernelAddr, kernel.protected_mode});
-    entry = kKernelAddr + kEntryOffset;
+    const std::span<const std::byte> payload = payload_of(kernel);
+    const std::optional<PayloadFormat> format = payload_format(payload);
+    if (images.unpack_on_host && format) {
+      unpacked.emplace(payload, *format, images.unpack_cache);
+      elf_image = unpacked->bytes();
+      if (!is_elf(elf_image))
+        throw std::runtime_error(
+            unpacked->from_cache()
+                ? fmt::format("kernel: the unpacked kernel kept in {} is not an ELF image; "
+                              "delete it",
+                              images.unpack_cache.string())
+                : fmt::format("kernel: the bzImage's {} payload does not unpack to an ELF image",
+                              format_name(*format)));
+      spdlog::info(
+          "kernel: {} payload {} ({} bytes of vmlinux); no KASLR", format_name(*format),
+          unpacked->from_cache() ? "unpacked earlier, from the cache" : "unpacked on the host",
+          elf_image.size());
+    } else {
+      Range init_area = kernel_init_area(h);
+      kernel_end = std::max(kKernelAddr + kernel.protected_mode.size(), init_area.end);
+      pieces.push_back({kKernelAddr, kernel.protected_mode});
+      entry = kKernelAddr + kEntryOffset;
+    }
+  }
+  if (!elf_image.empty()) {
+    ElfKernel elf = parse_elf_kernel(elf_image);
+    if (elf.begin < kKernelAddr)
+      throw std::runtime_error(
+          fmt::format("kernel: ELF segment at 0x{:x} is below 1 MiB, where the boot data "
+                      "lives",
+                      elf.begin));
+    for (const ElfSegment& seg : elf.segments) pieces.push_back({seg.paddr, seg.data});
+    kernel_begin = elf.begin;
+    kernel_end = elf.end;
+    entry = elf.entry;
   }
   check_cmdline(images.cmdline, h.cmdline_size);
   if (e820.size() > kMaxE820Entries)

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <span>
 #include <string>
 
@@ -48,6 +49,12 @@ struct LinuxImages {
   std::span<const std::byte> kernel;  // the bzImage file
   std::span<const std::byte> initrd;  // may be empty: no initrd
   std::string cmdline;
+  // A bzImage whose payload is gzip, xz or zstd is unpacked here and its ELF kernel entered
+  // directly (boot/kernel_payload.h), instead of running the kernel's own decompressor; the
+  // unpacked kernel is kept in `unpack_cache` for later boots (boot/kernel_cache.h; empty: not
+  // kept).
+  bool unpack_on_host = false;
+  std::filesystem::path unpack_cache = {};
 };
 
 // The selectors the 64-bit boot protocol requires: CS = __BOOT_CS, DS = ES = SS = __BOOT_DS.

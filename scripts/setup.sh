@@ -24,7 +24,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang-format
   # libraries
   libnuma-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev libgmock-dev zlib1g-dev
-  libslirp-dev liburing-dev
+  libslirp-dev liburing-dev liblzma-dev libzstd-dev
   # tools the tests and firmware build use
   numactl acpica-tools python3 dmidecode
   # disk and CD images for the IDE tests

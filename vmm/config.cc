@@ -366,7 +366,7 @@ MemoryConfig parse_memory(const json* v, const CpuConfig& cpus, const HostInfo& 
 
 KernelConfig parse_kernel(const json* v, const fs::path& base_dir) {
   if (v == nullptr) fail("kernel", "missing (kernel.path is required)");
-  const json& o = expect_object(*v, "kernel", {"path", "initrd", "cmdline"});
+  const json& o = expect_object(*v, "kernel", {"path", "initrd", "cmdline", "decompress"});
   KernelConfig kernel;
   const json* path = find(o, "path");
   if (path == nullptr) fail("kernel.path", "missing (the kernel to boot, e.g. \"bzImage\")");
@@ -376,6 +376,9 @@ KernelConfig parse_kernel(const json* v, const fs::path& base_dir) {
   }
   if (const json* cmdline = find(o, "cmdline"))
     kernel.cmdline = read_string(*cmdline, "kernel.cmdline");
+  if (const json* where = find(o, "decompress"))
+    kernel.decompress_on_host =
+        read_choice<bool>(*where, "kernel.decompress", {{"host", true}, {"guest", false}});
   return kernel;
 }
 

@@ -18,6 +18,9 @@
 //                      "preferred" | "interleave"; prealloc?: bool, default false; cpus?: [vCPU...]
 //                      }
 //   kernel           { path; initrd?; cmdline?: string, default "" }   (-kernel, -initrd, -append)
+//                    decompress?: "host" (default): a bzImage's gzip/xz/zstd payload is unpacked
+//                    by minivmm and its vmlinux entered directly (no KASLR); "guest": the
+//                    kernel's own decompressor runs in the guest
 //   drives?          [{ id; file?; format: "raw" | "qcow2" (required with file); readonly?: bool,
 //                      default false; cache?: "writeback" (default) | "none" | "unsafe" }]
 //                    (-drive if=none); a drive without file is an empty CD tray
@@ -121,6 +124,7 @@ struct KernelConfig {
   std::filesystem::path path;  // absolute
   std::optional<std::filesystem::path> initrd;
   std::string cmdline;
+  bool decompress_on_host = true;  // "decompress": "host" (see boot/kernel_payload.h)
 };
 
 struct DriveConfig {

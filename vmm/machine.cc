@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "boot/kernel_cache.h"
 #include "boot/linux_boot.h"
 #include "devices/block/block_device.h"
 #include "devices/block/open_image.h"
@@ -357,7 +358,10 @@ void Machine::load_guest() {
   if (config_.kernel.initrd) initrd = read_file(*config_.kernel.initrd);
   const auto e820 = build_e820(layout_);
   boot::BootState state =
-      boot::load_linux(mem_, {kernel, initrd, config_.kernel.cmdline}, e820, tables.rsdp_gpa);
+      boot::load_linux(mem_,
+                       {kernel, initrd, config_.kernel.cmdline, config_.kernel.decompress_on_host,
+                        boot::default_kernel_cache_dir()},
+                       e820, tables.rsdp_gpa);
   setup_boot_cpu(*vcpus_.front(), state);
 }
 

@@ -21,6 +21,8 @@ if [[ ${1:-} == -k ]]; then filter=$2; fi
 work=$repo/var/e2e
 rm -rf "$work"
 mkdir -p "$work"
+# The bzImage minivmm unpacks (boot/kernel_cache.h) is kept from test to test within this run.
+export MINIVMM_CACHE_DIR=$work/kernel-cache
 
 cmd=(python3 "$repo/tests/e2e/run_e2e.py" --minivmm "$build/minivmm"
   --kernel "$repo/var/guest/vmlinuz" --initrd "$repo/var/guest/test-guest.cpio.gz"

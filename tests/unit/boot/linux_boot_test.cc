@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "boot/bzimage.h"
+#include "boot/elf_kernel.h"
+#include "boot/kernel_payload.h"
 #include "tests/unit/boot/synthetic_bzimage.h"
 #include "tests/unit/fakes/fake_guest_memory.h"
 
@@ -378,14 +380,20 @@ TEST(LinuxBootRamTest, RejectsRamWithoutTheLowMegabyte) {
 
 // The kernel the project boots. MINIVMM_TEST_KERNEL names it (scripts/setup puts Debian's at
 // var/guest/vmlinuz); CI sets it, so this test never skips there.
-TEST(LinuxBootRealKernelTest, LoadsTheDebianKernel) {
+std::vector<std::byte> test_kernel() {
   const char* path = std::getenv("MINIVMM_TEST_KERNEL");
-  if (path == nullptr || *path == '\0') GTEST_SKIP() << "MINIVMM_TEST_KERNEL is not set";
+  if (path == nullptr || *path == '\0') return {};
   std::ifstream file(path, std::ios::binary);
-  ASSERT_TRUE(file) << "cannot open " << path;
+  EXPECT_TRUE(file) << "cannot open " << path;
   std::vector<char> chars((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   std::vector<std::byte> image(chars.size());
   std::memcpy(image.data(), chars.data(), chars.size());
+  return image;
+}
+
+TEST(LinuxBootRealKernelTest, LoadsTheDebianKernel) {
+  std::vector<std::byte> image = test_kernel();
+  if (image.empty()) GTEST_SKIP() << "MINIVMM_TEST_KERNEL is not set";
 
   constexpr uint64_t kRam = 256 * kMiB;
   fakes::FakeGuestMemory ram(kRam);
@@ -419,6 +427,39 @@ TEST(LinuxBootRealKernelTest, LoadsTheDebianKernel) {
   EXPECT_EQ(read_guest(ram.memory(), p.hdr.ramdisk_image, initrd.size()), initrd);
   std::vector<std::byte> line = read_guest(ram.memory(), p.hdr.cmd_line_ptr, cmdline.size() + 1);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(line.data())), cmdline);
+}
+
+// Unpacked on the host, the same kernel is its ELF vmlinux at 16 MiB (LOAD_PHYSICAL_ADDR), entered
+// at startup_64 with the bzImage's own setup header, and the initrd goes above the ELF's end.
+TEST(LinuxBootRealKernelTest, UnpacksTheDebianKernelOnTheHost) {
+  std::vector<std::byte> image = test_kernel();
+  if (image.empty()) GTEST_SKIP() << "MINIVMM_TEST_KERNEL is not set";
+  constexpr uint64_t kRam = 256 * kMiB;
+  fakes::FakeGuestMemory ram(kRam);
+  std::vector<std::byte> initrd = pattern(3 * kMiB + 17, 7);
+  LinuxImages images{image, initrd, "console=ttyS0"};
+  images.unpack_on_host = true;
+  BootState s = boot::load_linux(ram.memory(), images, pc_e820(kRam), 0);
+  boot_params p = ram.memory().read_obj<boot_params>(s.boot_params_gpa).value();
+
+  boot::BzImage bz = boot::parse_bzimage(image);
+  EXPECT_EQ(p.hdr.version, bz.header.version);
+  EXPECT_EQ(p.hdr.init_size, bz.header.init_size);
+  EXPECT_EQ(p.hdr.loadflags & KASLR_FLAG, 0) << "nothing randomised the kernel's address";
+  // Every segment of the unpacked ELF at its physical address; the entry is the ELF's.
+  const std::span<const std::byte> payload = boot::payload_of(bz);
+  std::vector<std::byte> vmlinux =
+      boot::unpack_payload(payload, boot::payload_format(payload).value());
+  boot::ElfKernel elf = boot::parse_elf_kernel(vmlinux);
+  EXPECT_EQ(elf.begin, 16 * kMiB);
+  EXPECT_EQ(s.entry_rip, elf.entry);
+  ASSERT_FALSE(elf.segments.empty());
+  for (const boot::ElfSegment& seg : elf.segments) {
+    EXPECT_TRUE(std::ranges::equal(read_guest(ram.memory(), seg.paddr, seg.data.size()), seg.data))
+        << "segment at 0x" << std::hex << seg.paddr;
+  }
+  EXPECT_GE(p.hdr.ramdisk_image, elf.end);
+  EXPECT_EQ(read_guest(ram.memory(), p.hdr.ramdisk_image, initrd.size()), initrd);
 }
 
 }  // namespace

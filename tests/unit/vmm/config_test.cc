@@ -151,6 +151,7 @@ TEST_F(ConfigTest, MissionExampleParsesIntoTheExpectedConfig) {
   EXPECT_EQ(c.kernel.path, dir_ / "bzImage");
   EXPECT_EQ(c.kernel.initrd, dir_ / "initrd.img");
   EXPECT_EQ(c.kernel.cmdline, "root=/dev/sda1 console=ttyS0");
+  EXPECT_TRUE(c.kernel.decompress_on_host);
   EXPECT_TRUE(c.serial_stdio);
   EXPECT_EQ(c.on_reboot, vmm::OnReboot::kRestart);
 
@@ -265,6 +266,7 @@ TEST_F(ConfigTest, OtherChoicesParse) {
   j["uuid"] = "9BC02BDB-58B3-4BB0-B00E-313BDAE0AC81";
   j["serial"] = "none";
   j["on_reboot"] = "exit";
+  j["kernel"]["decompress"] = "guest";
   j["memory"]["mem_lock"] = true;
   j["memory"]["numa"][0]["policy"] = "interleave";
   j["memory"]["numa"][0]["host_nodes"] = {2, 0};
@@ -282,6 +284,7 @@ TEST_F(ConfigTest, OtherChoicesParse) {
   EXPECT_EQ((*c.uuid)[15], 0x81);
   EXPECT_FALSE(c.serial_stdio);
   EXPECT_EQ(c.on_reboot, vmm::OnReboot::kExit);
+  EXPECT_FALSE(c.kernel.decompress_on_host);
   EXPECT_TRUE(c.memory.mem_lock);
   EXPECT_EQ(c.memory.numa[0].policy, NumaPolicy::kInterleave);
   EXPECT_EQ(c.memory.numa[0].host_nodes, (std::vector<int>{2, 0}));
@@ -453,6 +456,10 @@ const ErrorCase kErrorCases[] = {
     {"SerialUnknown", [](json& j) { j["serial"] = "pty"; }, "serial", "\"pty\" is not supported"},
     {"OnRebootUnknown", [](json& j) { j["on_reboot"] = "shutdown"; }, "on_reboot",
      "\"shutdown\" is not supported (expected one of \"restart\", \"exit\")"},
+    {"DecompressUnknown", [](json& j) { j["kernel"]["decompress"] = "firmware"; },
+     "kernel.decompress", "\"firmware\" is not supported (expected one of \"host\", \"guest\")"},
+    {"DecompressNotString", [](json& j) { j["kernel"]["decompress"] = true; }, "kernel.decompress",
+     "expected a string"},
     // cpus.
     {"CpusNotObject", [](json& j) { j["cpus"] = 8; }, "cpus", "expected an object"},
     {"CpusUnknownKey", [](json& j) { j["cpus"]["dies"] = 1; }, "cpus.dies", "unknown key"},
