@@ -13,5 +13,7 @@ cmake -S . -B build -G Ninja -DMINIVMM_TESTS=OFF >/dev/null
 cmake --build build -j "$(nproc)"
 mkdir -p var/demo
 [[ -e var/demo/vm.qcow2 ]] || cp var/guest/rootdisk.qcow2 var/demo/vm.qcow2
+# The unpacked kernel is kept beside the disk: the sandbox's own $HOME is read-only.
+export MINIVMM_CACHE_DIR=$repo/var/demo/kernel-cache
 exec scripts/kvm-sandbox --timeout 600 --rw "$repo/var/demo" -- \
   "$repo/build/minivmm" --config "$repo/examples/demo.json"
