@@ -24,6 +24,15 @@ TEST(RamRegionTest, MapsZeroedWritableMemory) {
   EXPECT_EQ(bytes.back(), std::byte{7});
 }
 
+// Transparent huge pages, and KVM's huge mappings of them, need 2 MiB-aligned guest RAM.
+TEST(RamRegionTest, StartsOnAHugePageBoundary) {
+  for (uint64_t mib : {2, 6, 64}) {
+    RamRegion ram(mib << 20, RamOptions{});
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(ram.bytes().data()) % (2 << 20), 0u) << mib << " MiB";
+    EXPECT_EQ(ram.bytes().size(), mib << 20);
+  }
+}
+
 TEST(RamRegionTest, PreallocFaultsInEveryPage) {
   RamOptions options;
   options.prealloc = true;
