@@ -42,7 +42,7 @@ RamRegion::RamRegion(uint64_t size, const RamOptions& options) : size_(size) {
     if (options.mem_lock && mlock(base_, size_) != 0)
       throw errno_error("mlock of guest RAM (mem_lock; check RLIMIT_MEMLOCK)");
   } catch (...) {
-    munmap(base_, size_);
+    munmap(base_ - head_guard_, size_ + head_guard_);
     throw;
   }
 }
@@ -57,15 +57,20 @@ void RamRegion::map(const RamOptions& options) {
     // maps a huge page into the guest only where the host address and the guest's agree modulo
     // 2 MiB (the layout's slots start on 2 MiB boundaries). So map 2 MiB more and trim: without
     // it every 4 KiB the guest touches first is a separate fault, 30000 of them in a Linux boot.
+    // At least a page below stays mapped, inaccessible: the kernel places later mappings (thread
+    // stacks) right under ours, and a stack ending on a 2 MiB boundary gets a huge page at its
+    // first touch, 2 MiB of RSS for a few KiB of stack.
     constexpr uint64_t kAlign = 2 << 20;
+    const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | (options.prealloc ? 0 : MAP_NORESERVE);
-    p = mmap(nullptr, size_ + kAlign, PROT_READ | PROT_WRITE, flags, -1, 0);
+    p = mmap(nullptr, size_ + kAlign + page, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (p == MAP_FAILED)
       throw errno_error("mmap of " + std::to_string(size_) + " bytes of guest RAM");
     const auto start = reinterpret_cast<uintptr_t>(p);
-    const uintptr_t aligned = (start + kAlign - 1) & ~(kAlign - 1);
-    if (aligned > start) munmap(p, aligned - start);
-    munmap(reinterpret_cast<void*>(aligned + size_), start + kAlign - aligned);
+    const uintptr_t aligned = (start + page + kAlign - 1) & ~(kAlign - 1);
+    head_guard_ = aligned - start;
+    mprotect(p, head_guard_, PROT_NONE);
+    munmap(reinterpret_cast<void*>(aligned + size_), start + kAlign + page - aligned);
     p = reinterpret_cast<void*>(aligned);
   } else if (huge == "2M" || huge == "1G") {
     // Huge pages are reserved at mmap time (no MAP_NORESERVE), so a host without enough of them
@@ -97,7 +102,7 @@ void RamRegion::map(const RamOptions& options) {
   base_ = static_cast<std::byte*>(p);
 }
 
-RamRegion::~RamRegion() { munmap(base_, size_); }
+RamRegion::~RamRegion() { munmap(base_ - head_guard_, size_ + head_guard_); }
 
 void RamRegion::bind(const RamOptions& options) {
   if (numa_available() < 0) throw std::runtime_error("host_nodes given but this host has no NUMA");

@@ -38,6 +38,7 @@ class RamRegion {
 
   std::byte* base_ = nullptr;
   uint64_t size_ = 0;
+  uint64_t head_guard_ = 0;  // inaccessible bytes mapped below base_ (see map())
 };
 
 }  // namespace memory
