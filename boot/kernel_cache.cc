@@ -15,8 +15,6 @@
 namespace boot {
 namespace {
 
-constexpr size_t kSizeTrailer = 4;  // the unpacked size after the stream (kernel_payload.h)
-
 std::filesystem::path env_path(const char* name) {
   const char* value = std::getenv(name);
   return value == nullptr ? std::filesystem::path() : std::filesystem::path(value);
@@ -45,13 +43,12 @@ std::filesystem::path default_kernel_cache_dir() {
 UnpackedKernel::UnpackedKernel(std::span<const std::byte> payload, PayloadFormat format,
                                const std::filesystem::path& cache_dir) {
   std::filesystem::path path;
-  if (!cache_dir.empty() && payload.size() > kSizeTrailer) {
-    uint32_t declared;
-    std::memcpy(&declared, payload.data() + payload.size() - kSizeTrailer, sizeof declared);
+  const std::optional<uint32_t> declared = declared_size(payload);
+  if (!cache_dir.empty() && declared) {
     const auto crc = crc32_z(0, reinterpret_cast<const Bytef*>(payload.data()), payload.size());
     path = cache_dir / fmt::format("vmlinux-{}-{}-{:08x}-{}", format_name(format), payload.size(),
-                                   crc, declared);
-    if (declared <= kMaxUnpackedKernel && read_cached(path, declared)) return;
+                                   crc, *declared);
+    if (*declared <= kMaxUnpackedKernel && read_cached(path, *declared)) return;
   }
   bytes_ = unpack_payload(payload, format);
   if (!path.empty()) store(cache_dir, path);

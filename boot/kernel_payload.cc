@@ -108,10 +108,17 @@ std::span<const std::byte> payload_of(const BzImage& kernel) {
   return kernel.protected_mode.subspan(kernel.header.payload_offset, kernel.header.payload_length);
 }
 
+std::optional<uint32_t> declared_size(std::span<const std::byte> payload) {
+  if (payload.size() <= kSizeTrailer) return std::nullopt;
+  uint32_t size;
+  std::memcpy(&size, payload.data() + payload.size() - kSizeTrailer, sizeof size);
+  return size;
+}
+
 std::vector<std::byte> unpack_payload(std::span<const std::byte> payload, PayloadFormat format) {
-  if (payload.size() <= kSizeTrailer) fail(format, "it is too short to hold a stream");
-  uint32_t declared;
-  std::memcpy(&declared, payload.data() + payload.size() - kSizeTrailer, sizeof declared);
+  const std::optional<uint32_t> size = declared_size(payload);
+  if (!size) fail(format, "it is too short to hold a stream");
+  const uint32_t declared = *size;
   if (declared == 0 || declared > kMaxUnpackedKernel)
     fail(format, fmt::format("it declares {} unpacked bytes (at most {} accepted)", declared,
                              kMaxUnpackedKernel));

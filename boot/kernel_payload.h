@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -31,6 +32,10 @@ std::string_view format_name(PayloadFormat format);
 // The payload's bytes within the bzImage's protected-mode code (parse_bzimage checked they lie
 // inside it).
 std::span<const std::byte> payload_of(const BzImage& kernel);
+
+// The unpacked size the kernel's build appends after the compressed stream (32 bits, little
+// endian); nullopt when the payload is too short to hold a stream and the size.
+std::optional<uint32_t> declared_size(std::span<const std::byte> payload);
 
 // Unpacks a payload in `format`. The kernel's build appends the unpacked size as a 32-bit
 // little-endian number after the compressed stream; the output must have exactly that size.
