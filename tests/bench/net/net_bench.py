@@ -34,6 +34,9 @@ import time
 # the driver holds them (Debian sets CONFIG_IO_STRICT_DEVMEM).
 CMDLINE = "console=ttyS0 panic=-1 mvm.mode=net iomem=relaxed"
 GUEST_PORTS = {"sink": 22, "source": 23, "echo": 24}
+# The host ports forwarded to them (PORT_BASE, + 2, + 4): 5555 is the seed's rule. One guest runs
+# at a time, so every VMM uses the same ports.
+PORT_BASE = 5555
 ECHO_SIZE = 64
 ECHO_COUNT = 200
 # What a failed round prints of the guest's state: its NIC's counters and interrupts, its TCP
@@ -130,32 +133,32 @@ class Console:
                 self.proc.wait()
 
 
-def hostfwd_rules(base):
-    """Host port base + 2 * i forwards to the i-th guest server."""
-    return [f"tcp:127.0.0.1:{base + 2 * i}-:{port}"
+def hostfwd_rules():
+    """Host port PORT_BASE + 2 * i forwards to the i-th guest server."""
+    return [f"tcp:127.0.0.1:{PORT_BASE + 2 * i}-:{port}"
             for i, port in enumerate(GUEST_PORTS.values())]
 
 
-def host_port(base, server):
-    return base + 2 * list(GUEST_PORTS).index(server)
+def host_port(server):
+    return PORT_BASE + 2 * list(GUEST_PORTS).index(server)
 
 
-def start_minivmm(args, base, binary, name):
+def start_minivmm(args, binary, log_name):
     config = {
         "name": "bench-net", "cpus": {"count": 2}, "memory": {"size": "512M"},
         "kernel": {"path": args.kernel, "initrd": args.initrd, "cmdline": CMDLINE},
-        "netdevs": [{"id": "n0", "type": "user", "hostfwd": hostfwd_rules(base)}],
+        "netdevs": [{"id": "n0", "type": "user", "hostfwd": hostfwd_rules()}],
         "devices": [{"driver": "e1000", "netdev": "n0", "addr": "0x5"}],
     }
-    path = os.path.join(args.workdir, f"{name}.json")
+    path = os.path.join(args.workdir, f"{log_name}.json")
     with open(path, "w") as f:
         json.dump(config, f)
-    return Console(f"{name}-{args.try_id}", [binary, "--config", path], args.workdir)
+    return Console(log_name, [binary, "--config", path], args.workdir)
 
 
-def start_qemu(args, base):
-    fwd = ",".join(f"hostfwd={rule}" for rule in hostfwd_rules(base))
-    return Console(f"qemu-{args.try_id}", [
+def start_qemu(args, log_name):
+    fwd = ",".join(f"hostfwd={rule}" for rule in hostfwd_rules())
+    return Console(log_name, [
         "qemu-system-x86_64", "-enable-kvm", "-cpu", "host", "-machine", "pc-i440fx-2.9",
         "-m", "512M", "-smp", "2", "-kernel", args.kernel, "-initrd", args.initrd,
         "-append", CMDLINE, "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
@@ -255,19 +258,20 @@ def report_state(guest):
         print(f"{guest.name}: the guest's shell does not answer", flush=True)
 
 
-def measure(args, name, start):
-    """Boots a guest with `start(base)`, runs one round of measurements and powers it off."""
-    base = 5555
-    guest = start(base)
+def measure(args, name, binary, log_name):
+    """Boots a guest (QEMU's when `binary` is None), runs one round of measurements and powers
+    it off."""
+    guest = (start_qemu(args, log_name) if binary is None
+             else start_minivmm(args, binary, log_name))
     try:
         guest.wait_for(r"^MVM ready")
         start_servers(guest, args.mib)
         m, kvm = {}, {}
         m["h2g"], m["h2g_irq"], kvm["h2g"] = counted(
-            guest, lambda: host_to_guest(host_port(base, "sink"), args.mib), args.mib)
+            guest, lambda: host_to_guest(host_port("sink"), args.mib), args.mib)
         m["g2h"], m["g2h_irq"], kvm["g2h"] = counted(
-            guest, lambda: guest_to_host(host_port(base, "source"), args.mib), args.mib)
-        m["rtt"] = round_trip_us(host_port(base, "echo"))
+            guest, lambda: guest_to_host(host_port("source"), args.mib), args.mib)
+        m["rtt"] = round_trip_us(host_port("echo"))
     except (OSError, RuntimeError):
         report_state(guest)
         raise
@@ -299,20 +303,19 @@ def main():
     args.kernel, args.initrd = os.path.abspath(args.kernel), os.path.abspath(args.initrd)
     os.makedirs(args.workdir, exist_ok=True)
     mount_debugfs()
-    starters = {"minivmm": lambda base: start_minivmm(args, base, args.minivmm, "minivmm")}
+    # Each VMM's binary; None is QEMU.
+    vmms = {"minivmm": args.minivmm}
     for i, binary in enumerate(args.also):
-        name, binary = f"minivmm-{i + 2}", os.path.abspath(binary)
-        print(f"{name} is {binary}", flush=True)
-        starters[name] = (lambda n, b: lambda base: start_minivmm(args, base, b, n))(name, binary)
-    starters["qemu"] = lambda base: start_qemu(args, base)
-    results = {name: {} for name in starters}
+        vmms[f"minivmm-{i + 2}"] = os.path.abspath(binary)
+        print(f"minivmm-{i + 2} is {vmms[f'minivmm-{i + 2}']}", flush=True)
+    vmms["qemu"] = None
+    results = {name: {} for name in vmms}
     failures = 0
     for i in range(args.rounds):
-        for name, start in starters.items():
+        for name, binary in vmms.items():
             while True:
-                args.try_id = f"r{i + 1}-{failures}"
                 try:
-                    m = measure(args, name, start)
+                    m = measure(args, name, binary, f"{name}-r{i + 1}-{failures}")
                     break
                 except (OSError, RuntimeError) as e:  # socket.timeout is an OSError
                     failures += 1
@@ -329,7 +332,7 @@ def main():
                   flush=True)
     med = {name: {k: median(v) for k, v in r.items()} for name, r in results.items()}
     print()
-    others = [name for name in starters if name not in ("minivmm", "qemu")]
+    others = [name for name in vmms if name not in ("minivmm", "qemu")]
     print(f"| measure (e1000, user net, median of {args.rounds}) | minivmm | QEMU | ratio |" +
           "".join(f" {name} | ratio |" for name in others))
     print("|---|---|---|---|" + "---|---|" * len(others))
