@@ -246,8 +246,82 @@ def fmt(value):
     return "n/a" if value is None else f"{value:.1f}"
 
 
+def report_vmm_threads(guest):
+    """The VMM's threads as the host sees them: each one's state, CPU time and where it waits in
+    the kernel, then every thread's stack (gdb). A vCPU thread running in KVM_RUN with a frozen
+    guest points at the (nested) KVM; a thread blocked on a lock points at the VMM."""
+    for task in sorted(glob.glob(f"/proc/{guest.proc.pid}/task/*")):
+        try:
+            with open(f"{task}/stat") as f:
+                stat = f.read()
+            with open(f"{task}/wchan") as f:
+                wchan = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        cpu_s = (int(fields[11]) + int(fields[12])) / ticks
+        print(f"{guest.name} thread {os.path.basename(task)} {comm}: state {fields[0]}, "
+              f"{cpu_s:.1f} s CPU, waits in {wchan or '-'}", flush=True)
+    try:
+        gdb = subprocess.run(["gdb", "-batch", "-p", str(guest.proc.pid), "-ex",
+                              "thread apply all bt"], capture_output=True, text=True, timeout=300,
+                             check=False)
+        for line in gdb.stdout.splitlines():
+            if line.startswith(("Thread", "#")):
+                print(f"{guest.name} gdb: {line}", flush=True)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        print(f"{guest.name}: no stacks ({e})", flush=True)
+    report_kvm_activity(guest)
+    # The sandbox kernel's last words: a soft lockup or a KVM complaint about the guest.
+    dmesg = subprocess.run(["dmesg"], capture_output=True, text=True, check=False).stdout
+    for line in dmesg.splitlines()[-20:]:
+        print(f"host dmesg: {line}", flush=True)
+
+
+def report_kvm_activity(guest):
+    """What KVM does for the VM over two seconds: its counters' growth, then its exits and
+    injections as its tracepoints record them (reason and guest rIP), most frequent first. A
+    guest that loops in KVM without reaching the VMM shows up here."""
+    tracing = "/sys/kernel/debug/tracing"
+    events = ("kvm/kvm_exit", "kvm/kvm_inj_virq", "kvm/kvm_page_fault", "kvm/kvm_msr")
+    before = guest.kvm_stats()
+    try:
+        with open(f"{tracing}/trace", "w"):
+            pass  # opened for writing: cleared
+        for event in events:
+            with open(f"{tracing}/events/{event}/enable", "w") as f:
+                f.write("1")
+        time.sleep(2)
+        for event in events:
+            with open(f"{tracing}/events/{event}/enable", "w") as f:
+                f.write("0")
+        with open(f"{tracing}/trace") as f:
+            trace = [line for line in f if not line.startswith("#")]
+    except OSError as e:
+        print(f"{guest.name}: no KVM trace ({e})", flush=True)
+        trace = []
+    after = guest.kvm_stats()
+    if before and after:
+        print(f"{guest.name} KVM counters over 2 s: " +
+              ", ".join(f"{k} +{after[k] - v}" for k, v in before.items()), flush=True)
+    # "... kvm_exit: vcpu 0 reason npf rip 0xffffffff81... info ..." -> "kvm_exit: vcpu 0 reason
+    # npf rip 0x...": the event without its task, time and per-exit details.
+    kinds = {}
+    for line in trace:
+        m = re.search(r"(kvm_\w+): (.*)", line)
+        if m:
+            key = f"{m[1]}: {' '.join(m[2].split()[:6])}"
+            kinds[key] = kinds.get(key, 0) + 1
+    print(f"{guest.name} KVM trace over 2 s: {len(trace)} events", flush=True)
+    for key, n in sorted(kinds.items(), key=lambda kv: -kv[1])[:25]:
+        print(f"{guest.name} KVM trace: {n} x {key}", flush=True)
+
+
 def report_state(guest):
-    """After a failed transfer: whether the guest still answers, and its network's state."""
+    """After a failed transfer: whether the guest still answers, its network's state and the
+    VMM's threads."""
     if guest.proc.poll() is not None:
         print(f"{guest.name} exited with status {guest.proc.returncode}", flush=True)
         return
@@ -256,6 +330,7 @@ def report_state(guest):
             print(f"{guest.name} guest: {line}", flush=True)
     except RuntimeError:
         print(f"{guest.name}: the guest's shell does not answer", flush=True)
+    report_vmm_threads(guest)
 
 
 def measure(args, name, binary, log_name):
@@ -285,6 +360,20 @@ def measure(args, name, binary, log_name):
     return m
 
 
+def load_rounds(path):
+    """The rounds earlier sandbox runs of this bench completed (none without a state file)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return json.load(f)["rounds"]
+
+
+def save_rounds(path, rounds):
+    with open(path + ".tmp", "w") as f:
+        json.dump({"rounds": rounds}, f)
+    os.replace(path + ".tmp", path)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--minivmm", required=True)
@@ -298,6 +387,10 @@ def main():
     parser.add_argument("--also", action="append", default=[], metavar="MINIVMM",
                         help="another minivmm binary (e.g. an older build) measured in the same "
                              "rounds, as a further column")
+    parser.add_argument("--state", help="a file keeping the completed rounds, so that a run in a "
+                                        "new sandbox goes on where a dead one stopped")
+    parser.add_argument("--sandbox-run", type=int, default=1,
+                        help="which sandbox run this is (recorded with each round)")
     args = parser.parse_args()
     # The config's paths are relative to its folder, the work directory.
     args.kernel, args.initrd = os.path.abspath(args.kernel), os.path.abspath(args.initrd)
@@ -309,13 +402,18 @@ def main():
         vmms[f"minivmm-{i + 2}"] = os.path.abspath(binary)
         print(f"minivmm-{i + 2} is {vmms[f'minivmm-{i + 2}']}", flush=True)
     vmms["qemu"] = None
-    results = {name: {} for name in vmms}
+    rounds = load_rounds(args.state) if args.state else []
     failures = 0
-    for i in range(args.rounds):
+    # A round counts only once every VMM has been measured in it, all in this sandbox run: a
+    # round that a dead sandbox cut short runs again whole in the next.
+    while len(rounds) < args.rounds:
+        i = len(rounds)
+        this_round = {"sandbox_run": args.sandbox_run}
         for name, binary in vmms.items():
             while True:
                 try:
-                    m = measure(args, name, binary, f"{name}-r{i + 1}-{failures}")
+                    m = measure(args, name, binary,
+                                f"{name}-s{args.sandbox_run}-r{i + 1}-{failures}")
                     break
                 except (OSError, RuntimeError) as e:  # socket.timeout is an OSError
                     failures += 1
@@ -323,13 +421,20 @@ def main():
                           f"{args.workdir}", flush=True)
                     if failures > args.retries:
                         raise SystemExit(f"{failures} failed tries; stopping")
-            for key, value in m.items():
-                results[name].setdefault(key, []).append(value)
+            this_round[name] = m
             print(f"round {i + 1} {name}: host->guest {m['h2g']:.1f} MiB/s "
                   f"({m['h2g_irq']:.0f} irq/MiB, {fmt(m['h2g_exit'])} exits/MiB), "
                   f"guest->host {m['g2h']:.1f} MiB/s ({m['g2h_irq']:.0f} irq/MiB, "
                   f"{fmt(m['g2h_exit'])} exits/MiB), round trip {m['rtt']:.0f} us",
                   flush=True)
+        rounds.append(this_round)
+        if args.state:
+            save_rounds(args.state, rounds)
+    results = {name: {} for name in vmms}
+    for r in rounds:
+        for name in vmms:
+            for key, value in r[name].items():
+                results[name].setdefault(key, []).append(value)
     med = {name: {k: median(v) for k, v in r.items()} for name, r in results.items()}
     print()
     others = [name for name in vmms if name not in ("minivmm", "qemu")]
@@ -355,8 +460,10 @@ def main():
         for name in others:
             line += " {} | {} |".format(*cell(name))
         print(line)
-    if failures:
-        print(f"({failures} failed tries were run again)")
+    runs = sorted({r["sandbox_run"] for r in rounds})
+    print(f"(rounds by sandbox run: " +
+          ", ".join(f"run {n}: {sum(r['sandbox_run'] == n for r in rounds)}" for n in runs) +
+          f"; {failures} failed tries in this run were run again)")
 
 
 if __name__ == "__main__":
