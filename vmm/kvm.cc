@@ -149,14 +149,31 @@ void Vm::enable_cap(uint32_t cap, uint64_t arg0) const {
   checked_ioctl(fd_.get(), KVM_ENABLE_CAP, "KVM_ENABLE_CAP", &enable);
 }
 
+void Vm::coalesced_zone(unsigned long request, const char* name, uint64_t addr, uint32_t size,
+                        bool pio) const {
+  kvm_coalesced_mmio_zone zone{};
+  zone.addr = addr;
+  zone.size = size;
+  zone.pio = pio ? 1 : 0;
+  checked_ioctl(fd_.get(), request, name, &zone);
+}
+
 bool Vm::coalesce_pio(uint16_t port, uint32_t size) const {
   if (ring_page_ <= 0 || check_extension(KVM_CAP_COALESCED_PIO) <= 0) return false;
-  kvm_coalesced_mmio_zone zone{};
-  zone.addr = port;
-  zone.size = size;
-  zone.pio = 1;
-  checked_ioctl(fd_.get(), KVM_REGISTER_COALESCED_MMIO, "KVM_REGISTER_COALESCED_MMIO", &zone);
+  coalesced_zone(KVM_REGISTER_COALESCED_MMIO, "KVM_REGISTER_COALESCED_MMIO", port, size, true);
   return true;
+}
+
+bool Vm::coalesce_mmio(uint64_t gpa, uint32_t size) const {
+  if (ring_page_ <= 0) return false;
+  coalesced_zone(KVM_REGISTER_COALESCED_MMIO, "KVM_REGISTER_COALESCED_MMIO", gpa, size, false);
+  return true;
+}
+
+void Vm::uncoalesce_mmio(uint64_t gpa, uint32_t size) const {
+  if (ring_page_ > 0)
+    coalesced_zone(KVM_UNREGISTER_COALESCED_MMIO, "KVM_UNREGISTER_COALESCED_MMIO", gpa, size,
+                   false);
 }
 
 std::unique_ptr<Vcpu> Vm::create_vcpu(uint32_t id) const {

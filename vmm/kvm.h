@@ -50,9 +50,16 @@ class Vm {
   // Makes KVM queue the guest's writes to ports [port, port + size) in the coalesced ring instead
   // of exiting (KVM_CAP_COALESCED_PIO). False when KVM cannot.
   bool coalesce_pio(uint16_t port, uint32_t size) const;
+  // The same for MMIO writes to [gpa, gpa + size) (KVM_CAP_COALESCED_MMIO), and its undoing
+  // (e.g. when a PCI BAR moves). False when KVM cannot.
+  bool coalesce_mmio(uint64_t gpa, uint32_t size) const;
+  void uncoalesce_mmio(uint64_t gpa, uint32_t size) const;
   std::unique_ptr<Vcpu> create_vcpu(uint32_t id) const;
 
  private:
+  void coalesced_zone(unsigned long request, const char* name, uint64_t addr, uint32_t size,
+                      bool pio) const;
+
   Fd fd_;
   size_t vcpu_mmap_size_;
   int ring_page_;

@@ -115,9 +115,9 @@ Machine::Machine(const Config& config, const HostInfo& host, Networks networks)
   vm_.create_irqchip();
   vm_.create_pit2();
   build_memory();
-  build_devices();
   create_vcpus();
-  coalesce_console_output();
+  queue_writes();  // before the devices, which ask for writes to be queued
+  build_devices();
   load_guest();
 }
 
@@ -197,6 +197,14 @@ void Machine::build_devices() {
       });
   pio_.insert(serial_, devices::legacy::Serial16550::kCom1Base,
               devices::legacy::Serial16550::kPortCount);
+  if (queued_writes_ && vm_.coalesce_pio(devices::legacy::Serial16550::kCom1Base, 1)) {
+    queued_writes_->batch_port(devices::legacy::Serial16550::kCom1Base,
+                               [serial = serial_](std::span<const std::byte> bytes) {
+                                 serial->write_data_register(bytes);
+                               });
+  } else {
+    spdlog::debug("KVM cannot coalesce port writes: every console byte is an exit");
+  }
 
   auto rtc = std::make_shared<devices::legacy::CmosRtc>(*line(devices::legacy::CmosRtc::kIrq));
   rtc->set_memory_size(layout_.below_4g, layout_.above_4g);
@@ -209,7 +217,14 @@ void Machine::build_devices() {
   pio_.insert(i8042->command_port(), devices::legacy::I8042::kCommandPort, 1);
   keep_alive_.push_back(i8042);
 
-  auto root = std::make_shared<devices::pci::PciRoot>(pio_, mmio_, reset);
+  auto root = std::make_shared<devices::pci::PciRoot>(
+      pio_, mmio_, reset, [this](uint64_t gpa, uint64_t length, bool on) {
+        if (!queued_writes_) return;
+        if (on)
+          vm_.coalesce_mmio(gpa, static_cast<uint32_t>(length));
+        else
+          vm_.uncoalesce_mmio(gpa, static_cast<uint32_t>(length));
+      });
   pio_.insert(root, devices::pci::PciRoot::kBase, devices::pci::PciRoot::kLength);
   keep_alive_.push_back(root);
   root->attach(devices::pci::I440fxHostBridge::kDevice, devices::pci::I440fxHostBridge::kFunction,
@@ -298,18 +313,13 @@ void Machine::create_vcpus() {
   }
 }
 
-void Machine::coalesce_console_output() {
-  using devices::legacy::Serial16550;
+void Machine::queue_writes() {
   const Vcpu::CoalescedRing ring = vcpus_.front()->coalesced_ring();
-  if (!ring.ring || !vm_.coalesce_pio(Serial16550::kCom1Base, 1)) {
-    spdlog::debug("KVM cannot coalesce port writes: every console byte is an exit");
-    return;
+  if (ring.ring) {
+    queued_writes_ = std::make_unique<CoalescedWrites>(ring, pio_, mmio_);
+  } else {
+    spdlog::debug("KVM has no coalesced-write ring: every register write is an exit");
   }
-  console_out_ = std::make_shared<CoalescedPio>(
-      ring, Serial16550::kCom1Base, serial_,
-      [serial = serial_](std::span<const std::byte> bytes) { serial->write_data_register(bytes); });
-  pio_.remove(Serial16550::kCom1Base);
-  pio_.insert(console_out_, Serial16550::kCom1Base, Serial16550::kPortCount);
 }
 
 void Machine::load_guest() {
@@ -423,8 +433,8 @@ MachineExit Machine::run() {
     else if (config_.cpus.emulator_pin)
       options.host_cpus = host_.allowed_cpus;  // away from the emulator threads' CPUs
     if (config_.debug_threads) options.name = "CPU " + std::to_string(i) + "/KVM";
-    threads_.push_back(
-        std::make_unique<VcpuThread>(*vcpus_[i], pio_, mmio_, options, [this](VcpuEvent event) {
+    threads_.push_back(std::make_unique<VcpuThread>(
+        *vcpus_[i], pio_, mmio_, queued_writes_.get(), options, [this](VcpuEvent event) {
           switch (event) {
             case VcpuEvent::kShutdown:
               request_exit({MachineExit::Kind::kPowerOff});
@@ -444,20 +454,20 @@ MachineExit Machine::run() {
     }
   }
 
-  // While the UART has no room for console input, retry every few milliseconds. Console output
-  // that KVM queued is delivered here too when no vCPU touches the UART for a while: soon while
-  // the guest is printing, and at a slow pace when it is not.
+  // While the UART has no room for console input, retry every few milliseconds. Writes that KVM
+  // queued (console output, a NIC's receive tail) are delivered here too when no vCPU exits for
+  // a while: soon while the guest is writing, and at a slow pace when it is not.
   loop_.run([&] {
     pump_console_input();
     int timeout = console_pending_.empty() ? -1 : 5;
-    if (console_out_) {
-      const int backstop = console_out_->drain() ? 10 : 100;
+    if (queued_writes_) {
+      const int backstop = queued_writes_->drain() ? 10 : 100;
       timeout = timeout < 0 ? backstop : std::min(timeout, backstop);
     }
     return timeout;
   });
   threads_.clear();
-  if (console_out_) console_out_->drain();
+  if (queued_writes_) queued_writes_->drain();
   std::lock_guard lock(exit_mutex_);
   return *exit_;
 }

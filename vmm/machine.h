@@ -12,7 +12,7 @@
 #include "memory/guest_memory.h"
 #include "memory/layout.h"
 #include "memory/ram_region.h"
-#include "vmm/coalesced_pio.h"
+#include "vmm/coalesced_writes.h"
 #include "vmm/config.h"
 #include "vmm/event_loop.h"
 #include "vmm/fd.h"
@@ -70,8 +70,9 @@ class Machine {
   void build_nics(devices::pci::PciRoot& root);
   void load_guest();
   void create_vcpus();
-  // Lets KVM queue console output instead of exiting for every byte, where it can.
-  void coalesce_console_output();
+  // Takes KVM's coalesced-write ring, where it has one, so that devices can ask for writes to
+  // be queued there instead of exiting (console output, a NIC's receive tail).
+  void queue_writes();
   // Thread-safe; the first request wins. Wakes run().
   void request_exit(MachineExit exit);
   void pump_console_input();
@@ -93,7 +94,7 @@ class Machine {
   devices::Bus mmio_;
   std::vector<std::shared_ptr<void>> keep_alive_;  // devices and their interrupt lines
   std::shared_ptr<devices::legacy::Serial16550> serial_;
-  std::shared_ptr<CoalescedPio> console_out_;  // null when KVM cannot coalesce
+  std::unique_ptr<CoalescedWrites> queued_writes_;  // null when KVM cannot queue writes
   std::shared_ptr<devices::ide::Piix3Ide> ide_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<std::unique_ptr<VcpuThread>> threads_;

@@ -33,10 +33,12 @@ void VcpuThread::install_kick_handler() {
 }
 
 VcpuThread::VcpuThread(Vcpu& vcpu, const devices::Bus& pio, const devices::Bus& mmio,
-                       Options options, std::function<void(VcpuEvent)> on_event)
+                       CoalescedWrites* queued, Options options,
+                       std::function<void(VcpuEvent)> on_event)
     : vcpu_(vcpu),
       pio_(pio),
       mmio_(mmio),
+      queued_(queued),
       options_(std::move(options)),
       on_event_(std::move(on_event)),
       thread_([this] { main(); }) {}
@@ -93,6 +95,8 @@ void VcpuThread::main() {
 }
 
 bool VcpuThread::handle_exit() {
+  // The guest's earlier writes first: whatever this exit does may observe their devices.
+  if (queued_) queued_->drain();
   kvm_run* run = vcpu_.run_state();
   switch (run->exit_reason) {
     case KVM_EXIT_IO: {

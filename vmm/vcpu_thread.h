@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "devices/bus/bus.h"
+#include "vmm/coalesced_writes.h"
 #include "vmm/kvm.h"
 
 namespace vmm {
@@ -29,9 +30,10 @@ class VcpuThread {
   static void install_kick_handler();
 
   // Starts the thread. `on_event` runs on the vCPU thread when the guest shuts down, asks for a
-  // reset, or KVM fails; the thread then stops running the guest.
-  VcpuThread(Vcpu& vcpu, const devices::Bus& pio, const devices::Bus& mmio, Options options,
-             std::function<void(VcpuEvent)> on_event);
+  // reset, or KVM fails; the thread then stops running the guest. `queued` (may be null: KVM
+  // queues no writes) is delivered before every exit is handled.
+  VcpuThread(Vcpu& vcpu, const devices::Bus& pio, const devices::Bus& mmio, CoalescedWrites* queued,
+             Options options, std::function<void(VcpuEvent)> on_event);
   ~VcpuThread();  // kicks and joins
   VcpuThread(const VcpuThread&) = delete;
   VcpuThread& operator=(const VcpuThread&) = delete;
@@ -48,6 +50,7 @@ class VcpuThread {
   Vcpu& vcpu_;
   const devices::Bus& pio_;
   const devices::Bus& mmio_;
+  CoalescedWrites* queued_;
   Options options_;
   std::function<void(VcpuEvent)> on_event_;
   std::atomic<bool> stop_{false};

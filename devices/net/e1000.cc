@@ -195,6 +195,11 @@ void E1000::bar_write(int bar, uint64_t offset, std::span<const std::byte> data)
   if (rx_ready) backend_.rx_ready();
 }
 
+std::vector<pci::PciDevice::QueuedRange> E1000::queued_writes(int bar) const {
+  if (bar != kMmioBar) return {};
+  return {{kRdt, 4}};
+}
+
 uint32_t E1000::read_register_locked(uint32_t offset) {
   if (offset >= kStatsBase && offset < kStatsEnd) return read_statistic_locked(offset);
   switch (offset) {

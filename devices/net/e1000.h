@@ -64,6 +64,10 @@ class E1000 final : public pci::PciDevice {
 
   void bar_read(int bar, uint64_t offset, std::span<std::byte> data) override;
   void bar_write(int bar, uint64_t offset, std::span<const std::byte> data) override;
+  // RDT: Linux's driver hands buffers back every 16 frames it takes (E1000_RX_BUFFER_WRITE), and
+  // ends each poll with a write to IMS, an exit that delivers the queue (QEMU queues RDT too).
+  // Until then the ring only looks as full as it was, and the backend keeps what does not fit.
+  std::vector<QueuedRange> queued_writes(int bar) const override;
 
   // A frame from the network (the backend's thread). False when the receive ring has too few
   // free buffers right now; true when the frame was stored or deliberately dropped.

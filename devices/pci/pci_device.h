@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <utility>
+#include <vector>
 
 #include "devices/pci/config_space.h"
 
@@ -59,6 +60,16 @@ class PciDevice {
     for (auto& b : data) b = std::byte{0xff};
   }
   virtual void bar_write(int /*bar*/, uint64_t /*offset*/, std::span<const std::byte> /*data*/) {}
+
+  // Ranges (offset, length) of memory BAR `bar` whose writes may wait in a queue until any vCPU
+  // next exits (KVM's coalesced MMIO) instead of reaching the device at once: registers that are
+  // only written and whose effect nothing in the guest waits for, e.g. a receive ring's tail.
+  // The same over the device's life.
+  struct QueuedRange {
+    uint64_t offset;
+    uint64_t length;
+  };
+  virtual std::vector<QueuedRange> queued_writes(int /*bar*/) const { return {}; }
 
   // The command register and BARs as they stand, for the root to map.
   DecodeState decode_state() const {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -83,8 +84,8 @@ uint32_t pci_intx_gsi(uint8_t slot, uint8_t pin) {
   return 16 + (slot + pin) % 4;
 }
 
-PciRoot::PciRoot(Bus& pio, Bus& mmio, std::function<void()> reset)
-    : pio_(pio), mmio_(mmio), reset_(std::move(reset)) {}
+PciRoot::PciRoot(Bus& pio, Bus& mmio, std::function<void()> reset, QueueWrites queue_writes)
+    : pio_(pio), mmio_(mmio), reset_(std::move(reset)), queue_writes_(std::move(queue_writes)) {}
 
 void PciRoot::attach(uint8_t dev, uint8_t fn, std::shared_ptr<PciDevice> function) {
   if (dev > 31 || fn > 7) throw std::invalid_argument("PCI device must be 0..31, function 0..7");
@@ -96,6 +97,14 @@ void PciRoot::attach(uint8_t dev, uint8_t fn, std::shared_ptr<PciDevice> functio
       throw std::invalid_argument("PCI address 00:" + std::to_string(dev) + "." +
                                   std::to_string(fn) + " is taken");
     functions_[devfn] = function;
+  }
+  // Asked before taking the mapping lock: a device is never called under it.
+  std::array<std::vector<PciDevice::QueuedRange>, kBarCount> queued;
+  for (int i = 0; i < kBarCount; ++i) queued[i] = function->queued_writes(i);
+  {
+    std::lock_guard lock(mapping_mutex_);
+    Function& f = mappings_[devfn];
+    for (int i = 0; i < kBarCount; ++i) f.bars[i].queued = std::move(queued[i]);
   }
   config_access_done(devfn, function);
 }
@@ -222,6 +231,8 @@ bool PciRoot::place_locked(uint8_t devfn, Function& f, int bar) {
   BarMapping& m = f.bars[bar];
   Bus& bus = m.io ? pio_ : mmio_;
   if (m.mapped && m.wanted && bus.move(*m.mapped, *m.wanted)) {
+    queue_writes_locked(m, *m.mapped, false);
+    queue_writes_locked(m, *m.wanted, true);
     m.mapped = m.wanted;
     return true;
   }
@@ -229,6 +240,7 @@ bool PciRoot::place_locked(uint8_t devfn, Function& f, int bar) {
     // Disabled, or moved onto another range: stop decoding the old place either way. The freed
     // space may be what another BAR is waiting for, so this counts as progress.
     bus.remove(*m.mapped);
+    queue_writes_locked(m, *m.mapped, false);
     m.mapped.reset();
     if (m.wanted) warn_overlap(devfn, bar, m);
     return true;
@@ -240,8 +252,14 @@ bool PciRoot::place_locked(uint8_t devfn, Function& f, int bar) {
     warn_overlap(devfn, bar, m);
     return false;
   }
+  queue_writes_locked(m, *m.wanted, true);
   m.mapped = m.wanted;
   return true;
+}
+
+void PciRoot::queue_writes_locked(const BarMapping& m, uint64_t base, bool on) const {
+  if (m.io || !queue_writes_) return;
+  for (const PciDevice::QueuedRange& r : m.queued) queue_writes_(base + r.offset, r.length, on);
 }
 
 void PciRoot::warn_overlap(uint8_t devfn, int bar, BarMapping& m) {

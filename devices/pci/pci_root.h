@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "devices/bus/bus.h"
 #include "devices/pci/pci_device.h"
@@ -32,10 +33,15 @@ class PciRoot : public BusDevice {
   static constexpr uint64_t kBase = 0xcf8;
   static constexpr uint64_t kLength = 8;
 
+  // Told where a function's queued-write ranges (PciDevice::queued_writes) now are on the MMIO
+  // bus (`on`) or are no longer. Called with the root's placement lock held: it must not call
+  // into the root or a device.
+  using QueueWrites = std::function<void(uint64_t gpa, uint64_t length, bool on)>;
+
   // BARs of attached functions are placed on `pio` (I/O BARs) and `mmio` (memory BARs), which
   // must outlive the root. `reset` runs (on the vCPU thread, no lock held) when the guest asks
-  // the RCR for a reset.
-  PciRoot(Bus& pio, Bus& mmio, std::function<void()> reset);
+  // the RCR for a reset. Without `queue_writes`, every write reaches its device at once.
+  PciRoot(Bus& pio, Bus& mmio, std::function<void()> reset, QueueWrites queue_writes = {});
 
   // Attaches `function` as bus 0, device `dev` (0..31), function `fn` (0..7) and maps the BARs
   // it already decodes. Throws std::invalid_argument when out of range, null or taken.
@@ -57,6 +63,7 @@ class PciRoot : public BusDevice {
     uint64_t size = 0;
     bool io = false;
     bool warned = false;
+    std::vector<PciDevice::QueuedRange> queued;  // the function's, for a memory BAR
   };
   struct Function {
     std::shared_ptr<PciDevice> device;
@@ -70,11 +77,13 @@ class PciRoot : public BusDevice {
   void reconcile_locked();
   bool place_locked(uint8_t devfn, Function& f, int bar);
   static void warn_overlap(uint8_t devfn, int bar, BarMapping& m);
+  void queue_writes_locked(const BarMapping& m, uint64_t base, bool on) const;
   void reset_control_write(uint8_t value);
 
   Bus& pio_;
   Bus& mmio_;
   const std::function<void()> reset_;
+  const QueueWrites queue_writes_;
 
   // Guards the registers and the function table. Never held while a device runs.
   mutable std::mutex mutex_;

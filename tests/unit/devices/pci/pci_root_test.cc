@@ -7,6 +7,7 @@
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -209,6 +210,37 @@ TEST_F(PciRootTest, MemoryBarsFollowTheMemoryEnableBit) {
   EXPECT_FALSE(mmio.read(0xe0000010u, buf));
   config_out(pio, 6, 0, pci::kCommand, 2, pci::kCommandMemorySpace);
   EXPECT_TRUE(mmio.read(0xe0000010u, buf));
+}
+
+// A function whose BAR1 register at 0x18 and the I/O BAR's first port ask to be queued.
+class QueuingFunction : public TestFunction {
+ public:
+  std::vector<QueuedRange> queued_writes(int bar) const override {
+    if (bar == 0 || bar == 1) return {{0x18, 4}};
+    return {};
+  }
+};
+
+TEST(PciRootQueuedWritesTest, FollowTheMemoryBarWhereverTheGuestPutsIt) {
+  Bus pio, mmio;
+  std::vector<std::string> zones;
+  auto root =
+      std::make_shared<PciRoot>(pio, mmio, nullptr, [&](uint64_t gpa, uint64_t length, bool on) {
+        zones.push_back((on ? "+" : "-") + std::to_string(gpa) + "/" + std::to_string(length));
+      });
+  pio.insert(root, PciRoot::kBase, PciRoot::kLength);
+  root->attach(5, 0, std::make_shared<QueuingFunction>());
+  root->config_write(5, 0, pci::kBar0 + 4, 4, 0xfebf0000u);
+  root->config_write(5, 0, pci::kBar0, 4, 0xc000u);
+  EXPECT_TRUE(zones.empty()) << "nothing decodes yet";
+  // The I/O BAR is mapped too, but only memory BARs' writes are queued.
+  root->config_write(5, 0, pci::kCommand, 2, pci::kCommandMemorySpace | pci::kCommandIoSpace);
+  EXPECT_EQ(zones, (std::vector<std::string>{"+4273930264/4"}));
+  root->config_write(5, 0, pci::kBar0 + 4, 4, 0xfebe0000u);  // moved while decoding
+  EXPECT_EQ(zones, (std::vector<std::string>{"+4273930264/4", "-4273930264/4", "+4273864728/4"}));
+  root->config_write(5, 0, pci::kCommand, 2, 0);
+  EXPECT_EQ(zones.back(), "-4273864728/4");
+  EXPECT_EQ(zones.size(), 4u);
 }
 
 TEST_F(PciRootTest, VmmCanPreassignBars) {
