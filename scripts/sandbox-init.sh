@@ -11,8 +11,16 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 
+# A module's parameters come from the kernel command line as MODULE.PARAM=VALUE (what modprobe
+# would pass; busybox insmod does not look), e.g. KVM_SANDBOX_APPEND="kvm_amd.npt=0".
 while read -r m; do
-  insmod "$m" || echo "sandbox-init: insmod $m failed"
+  name=$(basename "$m" .ko | tr - _)
+  params=
+  for arg in $(cat /proc/cmdline); do
+    case $arg in "$name".*=*) params="$params ${arg#"$name".}" ;; esac
+  done
+  # shellcheck disable=SC2086 # one word per parameter
+  insmod "$m" $params || echo "sandbox-init: insmod $m$params failed"
 done </lib/modules/load-order
 
 root=/mnt/root

@@ -5,10 +5,11 @@ Both VMMs boot the same Debian kernel and test initramfs (tests/e2e/guest-init.s
 mode; 2 vCPUs, 512 MiB) with one e1000 on a user network whose forwarded ports reach three
 servers in the guest (busybox nc): a sink that answers with the byte count it read (host to
 guest), a source of --mib MiB of zeros (guest to host), and an echo (round trips). The VMMs take
-turns, round by round: each round boots each VMM's guest in turn, measures it and powers it off,
-so that only one guest loads the sandbox at a time (two at once made the nested KVM of the
-sandbox crash or freeze) while both see the same host over the run. A round whose guest dies
-(the sandbox's nested KVM triple-faults guests now and then) is run again, up to --retries times.
+turns, round by round (who goes first alternates): each round boots each VMM's guest in turn,
+measures it and powers it off, so that only one guest loads the sandbox at a time (two at once
+made the nested KVM of the sandbox crash or freeze) while both see the same host over the run.
+A round whose guest dies (the sandbox's nested KVM triple-faults guests now and then) is run
+again, up to --retries times.
 Each throughput is timed from connect to the last byte (for host to guest: to the guest's
 count, which comes after it read everything); the latency is the median of 200 round trips of
 64 bytes on one connection with TCP_NODELAY. Prints a table of medians; never pass/fail.
@@ -49,6 +50,8 @@ DIAGNOSE = ("mvm_stats eth0; grep -E 'eth0|LOC' /proc/interrupts; netstat -tn; "
             "for r in IMS:0xd0 TDH:0x3810 TDT:0x3818 RDH:0x2810 RDT:0x2818; do "
             "echo \"$r=$(devmem $((bar + ${r#*:})) 32)\"; done; "
             "devmem $((bar + 0xc8)) 32 1; sleep 2; grep eth0 /proc/interrupts; netstat -tn")
+# A guest not up after this long (they take about 30 s) hangs: the round fails and runs again.
+BOOT_S = 150
 # A transfer that moves no byte for this long has a frozen guest: the round fails and runs again.
 STALL_S = 120
 # KVM's per-VM debugfs counters the bench reads: all exits, then the kinds that tell them apart.
@@ -146,7 +149,8 @@ def host_port(server):
 def start_minivmm(args, binary, log_name):
     config = {
         "name": "bench-net", "cpus": {"count": 2}, "memory": {"size": "512M"},
-        "kernel": {"path": args.kernel, "initrd": args.initrd, "cmdline": CMDLINE},
+        "kernel": {"path": args.kernel, "initrd": args.initrd, "cmdline": CMDLINE,
+                   "decompress": args.decompress},
         "netdevs": [{"id": "n0", "type": "user", "hostfwd": hostfwd_rules()}],
         "devices": [{"driver": "e1000", "netdev": "n0", "addr": "0x5"}],
     }
@@ -339,7 +343,7 @@ def measure(args, name, binary, log_name):
     guest = (start_qemu(args, log_name) if binary is None
              else start_minivmm(args, binary, log_name))
     try:
-        guest.wait_for(r"^MVM ready")
+        guest.wait_for(r"^MVM ready", timeout=BOOT_S)
         start_servers(guest, args.mib)
         m, kvm = {}, {}
         m["h2g"], m["h2g_irq"], kvm["h2g"] = counted(
@@ -387,6 +391,9 @@ def main():
     parser.add_argument("--also", action="append", default=[], metavar="MINIVMM",
                         help="another minivmm binary (e.g. an older build) measured in the same "
                              "rounds, as a further column")
+    parser.add_argument("--decompress", choices=("host", "guest"), default="host",
+                        help="minivmm's kernel.decompress (guest: the kernel unpacks itself and "
+                             "picks a random address, as under QEMU)")
     parser.add_argument("--state", help="a file keeping the completed rounds, so that a run in a "
                                         "new sandbox goes on where a dead one stopped")
     parser.add_argument("--sandbox-run", type=int, default=1,
@@ -409,7 +416,12 @@ def main():
     while len(rounds) < args.rounds:
         i = len(rounds)
         this_round = {"sandbox_run": args.sandbox_run}
-        for name, binary in vmms.items():
+        # Who goes first alternates (QEMU in the first round), so that neither always meets a
+        # freshly booted sandbox.
+        order = list(vmms.items())
+        if i % 2 == 0:
+            order.reverse()
+        for name, binary in order:
             while True:
                 try:
                     m = measure(args, name, binary,
