@@ -50,9 +50,11 @@ class E1000 final : public pci::PciDevice {
   static constexpr uint16_t kVendorId = 0x8086;
   static constexpr uint16_t kDeviceId = 0x100e;
   static constexpr uint16_t kSubsystemId = 0x001e;  // "PRO/1000 MT Desktop Adapter"
-  // Receive frame limits without FCS: 1522 (a VLAN-tagged 1518-byte frame) unless RCTL.LPE,
-  // then the 16 KiB jumbo limit (SDM 3.2.2, "long packet enable").
-  static constexpr size_t kMaxNormalFrame = 1522;
+  // Receive frame limits without FCS: 1518, a VLAN-tagged frame of 1522 bytes with its FCS,
+  // unless RCTL.LPE, then the 16 KiB jumbo limit (SDM 3.2.2, "long packet enable"). Linux's
+  // driver relies on it: with LPE clear its receive buffers hold 1522 bytes, though RCTL says
+  // 2048, and the FCS is stored with the frame.
+  static constexpr size_t kMaxNormalFrame = 1518;
   static constexpr size_t kMaxLongFrame = 16 * 1024;
 
   // `memory`, `irq` (INTA#) and `backend` must outlive the device. The constructor installs the

@@ -138,13 +138,24 @@ TEST_F(E1000HostileTest, ChainWithoutEndIsBoundedPerDoorbellAndInSize) {
 }
 
 TEST_F(E1000HostileTest, FramesLongerThanTheDriverAllowedAreDropped) {
-  // Without LPE, nothing over 1522 bytes reaches the 2048-byte buffers.
+  // Without LPE, nothing over 1522 bytes with its FCS reaches the buffers, whatever RCTL.BSIZE
+  // says: Linux's are 1522 bytes long.
   setup_rx(8);
   EXPECT_TRUE(deliver(frame_to_us(4000)));
+  EXPECT_TRUE(deliver(frame_to_us(1519)));
   EXPECT_EQ(rd(regs::kRdh), 0u);
-  EXPECT_EQ(rd(regs::kRoc), 1u);
-  EXPECT_TRUE(deliver(frame_to_us(1522)));
+  EXPECT_EQ(rd(regs::kRoc), 2u);
+  EXPECT_TRUE(deliver(frame_to_us(1518)));
   EXPECT_EQ(rd(regs::kRdh), 1u);
+  // As Linux runs it, the FCS stored too: the longest frame fills exactly 1522 bytes.
+  setup_rx(8, regs::kRctlEn | regs::kRctlBam);
+  EXPECT_TRUE(deliver(frame_to_us(1519)));
+  EXPECT_TRUE(deliver(frame_to_us(1518)));
+  EXPECT_EQ(rd(regs::kRdh), 1u);
+  const auto d = descriptor(kRxRing, 0);
+  EXPECT_EQ(d[8] | d[9] << 8, 1522);
+  EXPECT_EQ(get_bytes(kRxBuffers + 1522, 16), Bytes(16));
+  EXPECT_EQ(rd(regs::kRoc), 1u);
   // With LPE, nothing over 16 KiB, and nothing a ring of 256-byte buffers cannot hold (waiting
   // for it would block every later frame).
   setup_rx(8, regs::kRctlEn | regs::kRctlSecrc | regs::kRctlLpe | 3u << regs::kRctlBsizeShift);
