@@ -270,7 +270,7 @@ def report_vmm_threads(guest):
               f"{cpu_s:.1f} s CPU, waits in {wchan or '-'}", flush=True)
     try:
         gdb = subprocess.run(["gdb", "-batch", "-p", str(guest.proc.pid), "-ex",
-                              "thread apply all bt"], capture_output=True, text=True, timeout=300,
+                              "thread apply all bt"], capture_output=True, text=True, timeout=60,
                              check=False)
         for line in gdb.stdout.splitlines():
             if line.startswith(("Thread", "#")):
