@@ -178,6 +178,15 @@ def start_servers(guest, mib):
               f"mvm_wait_listen {sink}; mvm_wait_listen {source}; mvm_wait_listen {echo}")
 
 
+def set_thp(mode):
+    """The sandbox kernel's transparent huge pages (always, madvise or never) for both VMMs'
+    guest RAM. With huge pages, this load made the sandbox's nested KVM fail in most runs: guests
+    looping in nested page faults at addresses outside their RAM, sandbox kernels panicking on
+    corrupted stacks, as if a stale translation outlived a page that khugepaged moved."""
+    with open("/sys/kernel/mm/transparent_hugepage/enabled", "w") as f:
+        f.write(mode)
+
+
 def mount_debugfs():
     """KVM's per-VM statistics live in debugfs; the sandbox runs as root but does not mount it."""
     if not os.path.exists("/sys/kernel/debug/kvm"):
@@ -332,8 +341,11 @@ def report_state(guest):
     try:
         for line in guest.command_output(DIAGNOSE, timeout=60):
             print(f"{guest.name} guest: {line}", flush=True)
-    except RuntimeError:
+    except (OSError, RuntimeError):  # OSError: the VMM closed its console as it went
         print(f"{guest.name}: the guest's shell does not answer", flush=True)
+    if guest.proc.poll() is not None:
+        print(f"{guest.name} exited with status {guest.proc.returncode}", flush=True)
+        return
     report_vmm_threads(guest)
 
 
@@ -394,6 +406,8 @@ def main():
     parser.add_argument("--decompress", choices=("host", "guest"), default="host",
                         help="minivmm's kernel.decompress (guest: the kernel unpacks itself and "
                              "picks a random address, as under QEMU)")
+    parser.add_argument("--thp", choices=("always", "madvise", "never"), default="never",
+                        help="the sandbox kernel's transparent huge pages (see set_thp)")
     parser.add_argument("--state", help="a file keeping the completed rounds, so that a run in a "
                                         "new sandbox goes on where a dead one stopped")
     parser.add_argument("--sandbox-run", type=int, default=1,
@@ -403,6 +417,7 @@ def main():
     args.kernel, args.initrd = os.path.abspath(args.kernel), os.path.abspath(args.initrd)
     os.makedirs(args.workdir, exist_ok=True)
     mount_debugfs()
+    set_thp(args.thp)
     # Each VMM's binary; None is QEMU.
     vmms = {"minivmm": args.minivmm}
     for i, binary in enumerate(args.also):

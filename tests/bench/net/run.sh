@@ -20,14 +20,10 @@ mkdir -p "$work"
 state=$work/rounds.json
 rm -f "$state"
 SANDBOX_RUNS=4
-# The sandbox's KVM uses shadow paging: with the nested paging that QEMU's TCG emulates, guests
-# under this load got stuck in a loop of nested page faults (on an address outside guest RAM)
-# that never reached the VMM (minivmm's guests; QEMU's froze or lost connections too).
-export KVM_SANDBOX_APPEND="${KVM_SANDBOX_APPEND:-} kvm_amd.npt=0"
 for ((run = 1; ; run++)); do
   status=0
   # A sandbox whose kernel stops scheduling (seen: every CPU idle, the VMM's threads runnable)
-  # never ends on its own; a full run of three rounds takes about 20 minutes.
+  # never ends on its own; a run of three rounds takes about 20 minutes.
   "$repo/scripts/kvm-sandbox" --timeout 1800 --rw "$work" -- \
     python3 "$repo/tests/bench/net/net_bench.py" --minivmm "$build/minivmm" \
     --kernel "$repo/var/guest/vmlinuz" --initrd "$repo/var/guest/test-guest.cpio.gz" \
