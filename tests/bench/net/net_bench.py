@@ -416,8 +416,6 @@ def main():
     # The config's paths are relative to its folder, the work directory.
     args.kernel, args.initrd = os.path.abspath(args.kernel), os.path.abspath(args.initrd)
     os.makedirs(args.workdir, exist_ok=True)
-    mount_debugfs()
-    set_thp(args.thp)
     # Each VMM's binary; None is QEMU.
     vmms = {"minivmm": args.minivmm}
     for i, binary in enumerate(args.also):
@@ -426,6 +424,9 @@ def main():
     vmms["qemu"] = None
     rounds = load_rounds(args.state) if args.state else []
     failures = 0
+    if len(rounds) < args.rounds:
+        mount_debugfs()
+        set_thp(args.thp)
     # A round counts only once every VMM has been measured in it, all in this sandbox run: a
     # round that a dead sandbox cut short runs again whole in the next.
     while len(rounds) < args.rounds:
