@@ -24,8 +24,10 @@ class NetBackend {
   // never called again, so a NIC detaches in its destructor before it goes away.
   virtual void set_receiver(Receiver receiver) = 0;
 
-  // The NIC has new receive buffers: retry the frames it refused. Must not block or call the
-  // receiver from inside (the NIC calls it on a vCPU thread).
+  // The NIC has new receive buffers: retry the frames it refused, at once, on the caller's
+  // thread, which may call the receiver (so the NIC must not hold its lock). A guest that hands
+  // buffers back inside its poll loop then finds the frames there before the loop ends, as with
+  // QEMU, instead of ending it and taking an interrupt for each frame delivered later.
   virtual void rx_ready() = 0;
 };
 

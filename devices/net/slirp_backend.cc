@@ -4,7 +4,6 @@
 #include <libslirp.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -171,15 +170,12 @@ SlirpBackend::OwnedFd::~OwnedFd() { close(fd_); }
 
 SlirpBackend::SlirpBackend(const SlirpOptions& options)
     : epoll_(epoll_create1(EPOLL_CLOEXEC), "epoll_create1"),
-      wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd"),
       timer_(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), "timerfd_create") {
-  for (int fd : {wake_.get(), timer_.get()}) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
-      throw std::system_error(errno, std::generic_category(), "slirp: epoll_ctl");
-  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = timer_.get();
+  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, timer_.get(), &ev) != 0)
+    throw std::system_error(errno, std::generic_category(), "slirp: epoll_ctl");
   SlirpConfig cfg{};
   cfg.version = 4;
   cfg.restricted = options.restrict ? 1 : 0;
@@ -232,11 +228,7 @@ void SlirpBackend::set_receiver(Receiver receiver) {
   }
 }
 
-void SlirpBackend::rx_ready() {
-  const uint64_t one = 1;
-  // EAGAIN means the counter is already non-zero: poll() runs anyway.
-  [[maybe_unused]] const ssize_t n = write(wake_.get(), &one, sizeof one);
-}
+void SlirpBackend::rx_ready() { deliver_pending(); }
 
 void SlirpBackend::deliver_pending() {
   std::lock_guard lock(rx_mutex_);
@@ -330,9 +322,7 @@ void SlirpBackend::poll() {
     const int n = epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 0);
     for (int i = 0; i < n; ++i) {
       const int fd = events[static_cast<size_t>(i)].data.fd;
-      if (fd == wake_.get()) {
-        drain(fd);
-      } else if (fd == timer_.get()) {
+      if (fd == timer_.get()) {
         drain(fd);
         timer_deadline_ms_ = -1;
       } else if (auto it = index_of_.find(fd); it != index_of_.end()) {

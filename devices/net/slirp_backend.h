@@ -10,7 +10,8 @@
 // date itself (slirp's sockets in an epoll set of the backend's, its next deadline in a timerfd
 // there), so the event loop wakes only when a socket or timer is ready, never just because the
 // guest sent a frame.
-// Frames the NIC refuses wait in a queue that poll() retries after rx_ready().
+// Frames the NIC refuses wait in a queue that rx_ready() retries at once on the NIC's thread (as
+// QEMU flushes its queue when the guest writes RDT), and poll() too.
 // Lock order: slirp_mutex_, then rx_mutex_, then the NIC's.
 #pragma once
 
@@ -59,10 +60,11 @@ class SlirpBackend final : public NetBackend {
   // Runs slirp on the frame right away, on the caller's thread, which may call the receiver.
   void send(std::span<const std::byte> frame) override;
   void set_receiver(Receiver receiver) override;
+  // Delivers the refused frames the NIC now has room for, on the caller's thread.
   void rx_ready() override;
 
-  // Readable (EPOLLIN) while slirp has work: a socket is ready, a timer is due, or the NIC has
-  // room for refused frames. Valid for the backend's lifetime.
+  // Readable (EPOLLIN) while slirp has work: a socket is ready or a timer is due. Valid for the
+  // backend's lifetime.
   int fd() const { return epoll_.get(); }
   // Does that work without blocking: the event loop's handler for fd(). One thread at a time.
   void poll();
@@ -104,7 +106,6 @@ class SlirpBackend final : public NetBackend {
   int64_t next_timer_ms_locked() const;
 
   OwnedFd epoll_;
-  OwnedFd wake_;   // an eventfd: rx_ready()
   OwnedFd timer_;  // a timerfd at slirp's next deadline
 
   // Guards slirp_ and everything its callbacks touch, and the poll set below.

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -114,6 +115,12 @@ class Inbox {
     frames_.emplace_back(frame.begin(), frame.end());
     cv_.notify_all();
     return true;
+  }
+  // Whether a frame received so far matches `pred`, without waiting.
+  template <class Pred>
+  bool holds(Pred pred) {
+    std::lock_guard lock(mutex_);
+    return std::any_of(frames_.begin(), frames_.end(), pred);
   }
   // The first frame (old or new) matching `pred`, waiting up to 5 s.
   template <class Pred>
@@ -238,7 +245,7 @@ TEST(SlirpBackend, PortInUseIsAClearStartupError) {
   }
 }
 
-TEST(SlirpBackend, RefusedFramesWaitForRxReady) {
+TEST(SlirpBackend, RxReadyDeliversTheRefusedFramesAtOnce) {
   SlirpBackend backend(SlirpOptions{});
   LoopThread loop(backend);
   Inbox inbox;
@@ -259,7 +266,8 @@ TEST(SlirpBackend, RefusedFramesWaitForRxReady) {
   ASSERT_GT(refused, 0) << "the OFFER was never offered";
   ring_full = false;
   backend.rx_ready();
-  EXPECT_TRUE(inbox.wait_for(is_dhcp_offer)) << "the refused OFFER was not retried";
+  // Delivered before rx_ready() returned, as the guest's poll loop that gave the buffers goes on.
+  EXPECT_TRUE(inbox.holds(is_dhcp_offer)) << "the refused OFFER was not retried";
   EXPECT_EQ(backend.rx_dropped(), 0u);
   backend.set_receiver({});
 }
