@@ -180,9 +180,10 @@ def start_servers(guest, mib):
 
 def set_thp(mode):
     """The sandbox kernel's transparent huge pages (always, madvise or never) for both VMMs'
-    guest RAM. With huge pages, this load made the sandbox's nested KVM fail in most runs: guests
-    looping in nested page faults at addresses outside their RAM, sandbox kernels panicking on
-    corrupted stacks, as if a stale translation outlived a page that khugepaged moved."""
+    guest RAM. Never by default: pages that khugepaged moves under a running guest are one
+    suspect for the sandbox's failures under this load (guests looping in nested page faults at
+    addresses outside their RAM, kernels panicking on corrupted stacks). Turning them off did not
+    end those failures, but it takes one suspect out of the measurement."""
     with open("/sys/kernel/mm/transparent_hugepage/enabled", "w") as f:
         f.write(mode)
 
