@@ -264,6 +264,7 @@ def report_vmm_threads(guest):
     """The VMM's threads as the host sees them: each one's state, CPU time and where it waits in
     the kernel, then every thread's stack (gdb). A vCPU thread running in KVM_RUN with a frozen
     guest points at the (nested) KVM; a thread blocked on a lock points at the VMM."""
+    ticks = os.sysconf("SC_CLK_TCK")
     for task in sorted(glob.glob(f"/proc/{guest.proc.pid}/task/*")):
         try:
             with open(f"{task}/stat") as f:
@@ -274,7 +275,6 @@ def report_vmm_threads(guest):
             continue
         comm = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()
-        ticks = os.sysconf("SC_CLK_TCK")
         cpu_s = (int(fields[11]) + int(fields[12])) / ticks
         print(f"{guest.name} thread {os.path.basename(task)} {comm}: state {fields[0]}, "
               f"{cpu_s:.1f} s CPU, waits in {wchan or '-'}", flush=True)
@@ -336,14 +336,13 @@ def report_kvm_activity(guest):
 def report_state(guest):
     """After a failed transfer: whether the guest still answers, its network's state and the
     VMM's threads."""
-    if guest.proc.poll() is not None:
-        print(f"{guest.name} exited with status {guest.proc.returncode}", flush=True)
-        return
-    try:
-        for line in guest.command_output(DIAGNOSE, timeout=60):
-            print(f"{guest.name} guest: {line}", flush=True)
-    except (OSError, RuntimeError):  # OSError: the VMM closed its console as it went
-        print(f"{guest.name}: the guest's shell does not answer", flush=True)
+    if guest.proc.poll() is None:
+        try:
+            for line in guest.command_output(DIAGNOSE, timeout=60):
+                print(f"{guest.name} guest: {line}", flush=True)
+        except (OSError, RuntimeError):  # OSError: the VMM closed its console as it went
+            print(f"{guest.name}: the guest's shell does not answer", flush=True)
+    # Checked again: the VMM may have died while the guest was asked.
     if guest.proc.poll() is not None:
         print(f"{guest.name} exited with status {guest.proc.returncode}", flush=True)
         return
