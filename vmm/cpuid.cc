@@ -51,6 +51,11 @@ std::vector<kvm_cpuid_entry2> vcpu_cpuid(std::span<const kvm_cpuid_entry2> suppo
         else
           e.edx &= ~(1u << 28);
         e.ecx |= 1u << 31;  // running under a hypervisor
+        // TSC-deadline timer: KVM's in-kernel LAPIC emulates it (KVM_CAP_TSC_DEADLINE_TIMER, which
+        // the machine requires) but KVM_GET_SUPPORTED_CPUID leaves it out; QEMU sets it too.
+        // Without it the guest programs its LAPIC timer with one-shot counts, each rearm a
+        // write to TMICT.
+        e.ecx |= 1u << 24;
         break;
       case 0x4:
         // EAX[31:26] cores per package - 1; [25:14] logical processors sharing this cache - 1.

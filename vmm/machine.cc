@@ -106,6 +106,7 @@ Machine::Machine(const Config& config, const HostInfo& host, Networks networks)
   kvm_.require(KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID");
   kvm_.require(KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT");
   kvm_.require(KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE");
+  kvm_.require(KVM_CAP_TSC_DEADLINE_TIMER, "KVM_CAP_TSC_DEADLINE_TIMER");
   if (static_cast<uint32_t>(kvm_.check_extension(KVM_CAP_MAX_VCPUS)) < config.cpus.count)
     throw std::runtime_error("KVM supports fewer vCPUs than cpus.count");
 

@@ -51,6 +51,7 @@ for key in "Socket(s)" "Core(s) per socket" "Thread(s) per core" "NUMA node(s)";
   value=$(grep "^$key:" /tmp/lscpu.txt | cut -d: -f2 | tr -d ' ')
   echo "MVM lscpu $(echo "$key" | tr -d ' ')=$value"
 done
+echo "MVM cpuflags $(grep -m 1 '^flags' /proc/cpuinfo | cut -d: -f2)"
 echo "MVM dmi_product $(cat /sys/class/dmi/id/product_name 2>/dev/null)"
 echo "MVM cmdline $(cat /proc/cmdline)"
 echo "MVM uptime $(cut -d' ' -f1 /proc/uptime)"

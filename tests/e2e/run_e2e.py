@@ -165,6 +165,10 @@ def test_boot_report(args):
         lscpu = dict(line.split("=", 1) for line in r.get("lscpu", []))
         check(lscpu.get("Socket(s)") == "2" and lscpu.get("Core(s)persocket") == "1",
               f"lscpu says {lscpu}", guest)
+        # QEMU's -cpu host adds the TSC-deadline timer, which KVM emulates but does not list.
+        flags = r.get("cpuflags", [""])[0].split()
+        for flag in ("hypervisor", "x2apic", "tsc_deadline_timer"):
+            check(flag in flags, f"the guest's CPU lacks {flag}: {flags}", guest)
         check(r["cmdline"][0] == config["kernel"]["cmdline"],
               f"cmdline {r['cmdline'][0]!r}, want {config['kernel']['cmdline']!r}", guest)
         return f"nproc=2 MemTotal={memtotal} KiB uptime={r['uptime'][0]} s"

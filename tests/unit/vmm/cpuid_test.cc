@@ -58,6 +58,7 @@ TEST(CpuidTest, Leaf1CarriesTheApicIdAndHypervisorBit) {
   EXPECT_EQ(l1->ebx & 0xffff, 0x0800u);  // CLFLUSH size kept
   EXPECT_TRUE(l1->edx & (1u << 28));
   EXPECT_TRUE(l1->ecx & (1u << 31));
+  EXPECT_TRUE(l1->ecx & (1u << 24));  // TSC-deadline timer, which KVM does not list
 }
 
 TEST(CpuidTest, SingleCoreSocketsClearHtt) {
