@@ -498,7 +498,8 @@ def main():
             a = med[name][key]
             if a is None or not b:
                 return f"{fmt(a)} {unit}", "n/a", "n/a"
-            paired = median([r[name][key] / r["qemu"][key] for r in rounds])
+            # A round where QEMU's count was 0 (no interrupt at all) has no ratio.
+            paired = median([r[name][key] / r["qemu"][key] for r in rounds if r["qemu"][key]])
             return f"{fmt(a)} {unit}", f"{a / b:.2f}", f"{paired:.2f}"
 
         value, ratio, paired = cell("minivmm")
