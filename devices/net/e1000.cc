@@ -189,8 +189,9 @@ void E1000::bar_write(int bar, uint64_t offset, std::span<const std::byte> data)
     }
     frames.swap(tx_out_);
   }
-  // Outside the lock: a backend may answer a frame at once through receive(), and new buffers
-  // take the frames that waited for them at once, before the guest's poll loop goes on.
+  // Outside the lock: the backend may answer a frame at once through receive() (slirp's ACK
+  // reaches the ring before the guest resumes, as with QEMU), and new buffers take the frames
+  // that waited for them at once too.
   for (const auto& frame : frames) backend_.send(frame);
   if (rx_ready) backend_.rx_ready();
 }

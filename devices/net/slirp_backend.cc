@@ -4,7 +4,6 @@
 #include <libslirp.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -74,8 +73,8 @@ std::string rule_text(const HostFwd& f) {
 struct SlirpBackend::Callbacks {
   static SlirpBackend& self(void* opaque) { return *static_cast<SlirpBackend*>(opaque); }
 
-  // A frame for the guest, under slirp_mutex_ in poll(). Frames wait behind earlier refused
-  // ones so that they reach the guest in order.
+  // A frame for the guest, under slirp_mutex_ (in poll() on the event loop, or in send()). Frames
+  // wait behind earlier refused ones so that they reach the guest in order.
   static ssize_t send_packet(const void* buf, size_t len, void* opaque) {
     SlirpBackend& b = self(opaque);
     const std::span frame(static_cast<const std::byte*>(buf), len);
@@ -119,7 +118,7 @@ struct SlirpBackend::Callbacks {
   static void unregister_poll_fd(int fd, void* opaque) { self(opaque).unwatch(fd); }
 
   // "slirp has new work": it only ever has it inside a call of ours (slirp_input, a timer, a
-  // poll), all in poll(), which updates the poll set when it ends.
+  // poll), and every such call updates the poll set when it ends.
   static void notify(void*) {}
 
   static int add_poll(int fd, int events, void* opaque) {
@@ -171,15 +170,12 @@ SlirpBackend::OwnedFd::~OwnedFd() { close(fd_); }
 
 SlirpBackend::SlirpBackend(const SlirpOptions& options)
     : epoll_(epoll_create1(EPOLL_CLOEXEC), "epoll_create1"),
-      timer_(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), "timerfd_create"),
-      wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd") {
-  for (const int fd : {timer_.get(), wake_.get()}) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
-      throw std::system_error(errno, std::generic_category(), "slirp: epoll_ctl");
-  }
+      timer_(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), "timerfd_create") {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = timer_.get();
+  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, timer_.get(), &ev) != 0)
+    throw std::system_error(errno, std::generic_category(), "slirp: epoll_ctl");
   SlirpConfig cfg{};
   cfg.version = 4;
   cfg.restricted = options.restrict ? 1 : 0;
@@ -215,22 +211,12 @@ SlirpBackend::SlirpBackend(const SlirpOptions& options)
 SlirpBackend::~SlirpBackend() = default;
 
 void SlirpBackend::send(std::span<const std::byte> frame) {
-  bool first;
-  {
-    std::lock_guard lock(tx_mutex_);
-    if (tx_queue_.size() >= kTxQueueLimit) {
-      ++tx_dropped_;
-      return;
-    }
-    first = tx_queue_.empty();
-    tx_queue_.emplace_back(frame.begin(), frame.end());
-  }
-  // One wake-up per batch: poll() drains wake_ before it takes the queue, so frames queued
-  // behind the first are taken with it or woken for anew.
-  if (first) {
-    const uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = write(wake_.get(), &one, sizeof one);
-  }
+  std::lock_guard lock(slirp_mutex_);
+  slirp_input(slirp_.get(), reinterpret_cast<const uint8_t*>(frame.data()),
+              static_cast<int>(frame.size()));
+  // The frame may have opened a socket, or given one data to write or room to read (a guest's
+  // ACK opens its window): watch for that from now on, without waking the event loop.
+  update_poll_set_locked();
 }
 
 void SlirpBackend::set_receiver(Receiver receiver) {
@@ -329,7 +315,6 @@ void SlirpBackend::run_due_timers_locked() {
 }
 
 void SlirpBackend::poll() {
-  std::vector<std::vector<std::byte>> frames;
   {
     std::lock_guard lock(slirp_mutex_);
     // Ready sockets in batches; one that is still ready after this round shows up in the next.
@@ -340,23 +325,11 @@ void SlirpBackend::poll() {
       if (fd == timer_.get()) {
         drain(fd);
         timer_deadline_ms_ = -1;
-      } else if (fd == wake_.get()) {
-        drain(fd);
       } else if (auto it = index_of_.find(fd); it != index_of_.end()) {
         pollfds_[it->second].revents = poll_revents(events[static_cast<size_t>(i)].events);
       }
     }
-    {
-      std::lock_guard tx_lock(tx_mutex_);
-      frames.swap(tx_queue_);
-    }
-    // The sockets first, while the indices of the last slirp_pollfds_fill still hold: a frame
-    // may open or close sockets.
     slirp_pollfds_poll(slirp_.get(), 0, Callbacks::get_revents, this);
-    for (const auto& frame : frames) {
-      slirp_input(slirp_.get(), reinterpret_cast<const uint8_t*>(frame.data()),
-                  static_cast<int>(frame.size()));
-    }
     run_due_timers_locked();
     update_poll_set_locked();
   }

@@ -2,18 +2,17 @@
 // `-netdev user`. The guest's network is 10.0.2.0/24: gateway and host 10.0.2.2, DNS 10.0.2.3,
 // DHCP hands out 10.0.2.15 onwards. IPv4 only; slirp's legacy protocol emulation stays off.
 //
-// libslirp is not thread-safe, so every call into it holds one lock, and all of them happen on
-// the VMM's event loop, which polls fd() and calls poll(), as QEMU's main loop serves its slirp.
-// A frame the guest sends is only queued on the vCPU thread that sent it: slirp's work for it
-// (its TCP, and the write to a host socket with the host's own TCP under it) runs on the event
-// loop, in parallel with the guest, instead of stalling the vCPU as it does under QEMU's big
-// lock. A vCPU thread serves one guest CPU, and when the guest's network stack and the NIC's
-// interrupts share that CPU, its thread is what limits a transfer. The loop takes the queued
-// frames in batches, and brings the poll set up to date once per batch (slirp's sockets in an
-// epoll set of the backend's, its next deadline in a timerfd there).
+// libslirp is not thread-safe, so every call into it holds one lock. The backend has no thread
+// of its own: the VMM's event loop polls fd() and calls poll(), as QEMU's main loop serves its
+// slirp. A frame the guest sends goes into slirp at once on the vCPU thread that sent it, and
+// what slirp answers (an ACK) goes straight to the NIC, as QEMU does under its big lock: no
+// thread wakes between a guest's segment and its ACK. The sender then brings the poll set up to
+// date itself (slirp's sockets in an epoll set of the backend's, its next deadline in a timerfd
+// there), so the event loop wakes only when a socket or timer is ready, never just because the
+// guest sent a frame.
 // Frames the NIC refuses wait in a queue that rx_ready() retries at once on the NIC's thread (as
 // QEMU flushes its queue when the guest writes RDT), and poll() too.
-// Lock order: slirp_mutex_, then rx_mutex_, then the NIC's; tx_mutex_ is taken alone.
+// Lock order: slirp_mutex_, then rx_mutex_, then the NIC's.
 #pragma once
 
 #include <poll.h>
@@ -47,11 +46,6 @@ class SlirpBackend final : public NetBackend {
  public:
   // Frames queued for the guest before further ones are dropped and counted.
   static constexpr size_t kQueueLimit = 512;
-  // Frames from the guest waiting for the event loop before further ones are dropped and
-  // counted, as a full wire drops them: 1.5 MiB of full-size frames, more than a guest's TCP
-  // has in flight to slirp's windows, and a bound on the memory a guest can pin by sending
-  // faster than the loop takes its frames.
-  static constexpr size_t kTxQueueLimit = 1024;
 
   // Starts slirp and binds the hostfwd rules' host ports. Throws std::runtime_error when slirp
   // cannot start or a rule cannot listen; the message quotes the rule and says why (e.g. "port
@@ -63,22 +57,20 @@ class SlirpBackend final : public NetBackend {
   SlirpBackend(const SlirpBackend&) = delete;
   SlirpBackend& operator=(const SlirpBackend&) = delete;
 
-  // Queues the frame for poll() and wakes the event loop; never calls the receiver.
+  // Runs slirp on the frame right away, on the caller's thread, which may call the receiver.
   void send(std::span<const std::byte> frame) override;
   void set_receiver(Receiver receiver) override;
   // Delivers the refused frames the NIC now has room for, on the caller's thread.
   void rx_ready() override;
 
-  // Readable (EPOLLIN) while slirp has work: a frame from the guest waits, a socket is ready or
-  // a timer is due. Valid for the backend's lifetime.
+  // Readable (EPOLLIN) while slirp has work: a socket is ready or a timer is due. Valid for the
+  // backend's lifetime.
   int fd() const { return epoll_.get(); }
   // Does that work without blocking: the event loop's handler for fd(). One thread at a time.
   void poll();
 
   // Frames for the guest dropped because the queue was full or no NIC was attached.
   uint64_t rx_dropped() const { return rx_dropped_; }
-  // Frames from the guest dropped because the event loop had kTxQueueLimit still to take.
-  uint64_t tx_dropped() const { return tx_dropped_; }
 
  private:
   struct Timer {
@@ -115,10 +107,6 @@ class SlirpBackend final : public NetBackend {
 
   OwnedFd epoll_;
   OwnedFd timer_;  // a timerfd at slirp's next deadline
-  OwnedFd wake_;   // an eventfd, written when send() queues onto an empty queue
-
-  std::mutex tx_mutex_;
-  std::vector<std::vector<std::byte>> tx_queue_;  // the guest's frames, oldest first
 
   // Guards slirp_ and everything its callbacks touch, and the poll set below.
   std::mutex slirp_mutex_;
@@ -137,7 +125,6 @@ class SlirpBackend final : public NetBackend {
   std::deque<std::vector<std::byte>> rx_queue_;
 
   std::atomic<uint64_t> rx_dropped_{0};
-  std::atomic<uint64_t> tx_dropped_{0};
   std::atomic<uint64_t> guest_errors_{0};
   // Last: slirp_cleanup calls back into the members above (timer_free, unregister_poll_fd), also
   // when the constructor throws after slirp_new.

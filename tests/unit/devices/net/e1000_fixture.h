@@ -26,7 +26,7 @@ class FakeBackend : public devices::net::NetBackend {
  public:
   void send(std::span<const std::byte> frame) override {
     sent.emplace_back(frame.begin(), frame.end());
-    // A backend may answer from inside send(): the NIC must not hold its lock here.
+    // As slirp answers from inside send(): the NIC must not hold its lock here.
     if (loopback && receiver) receiver(frame);
   }
   void set_receiver(Receiver r) override { receiver = std::move(r); }
