@@ -4,7 +4,8 @@
 # (9p tag "hostroot", read-only) and the writable 9p shares that kvm-sandbox listed in the
 # "results" share's "mounts" file, chroots into the host's root, runs the job kvm-sandbox wrote
 # (results/job.sh: working directory, environment, command) with its output in results/stdout and
-# results/stderr, records its exit status in results/status and powers off.
+# results/stderr, records its exit status in results/status and powers off. While the job runs
+# it rewrites results/heartbeat every 5 s.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -55,6 +56,12 @@ mount -t tmpfs -o mode=1777 tmpfs $root/tmp
 mount -t tmpfs -o mode=755 tmpfs $root/run
 ip link set lo up
 
+# The heartbeat tells kvm-sandbox that this kernel still schedules and its 9p still writes: QEMU's
+# TCG was seen to freeze a whole sandbox silently, with no lockup report on its console.
+while :; do
+  date +%s >$res/heartbeat
+  sleep 5
+done &
 echo "sandbox-init: running job"
 chroot $root /bin/bash "$respath/job.sh" </dev/null >$res/stdout 2>$res/stderr
 echo $? >$res/status.tmp

@@ -6,9 +6,10 @@
 # Guests need /dev/kvm and the placement tests need a host with four NUMA nodes. Where hardware
 # KVM is here and the host has four nodes they run directly; otherwise each test runs in its own
 # KVM sandbox (scripts/kvm-sandbox) that emulates a 4-node host. Nested KVM under TCG freezes a
-# guest now and then: run_e2e.py reports such a guest as a hang and runs the test again (three
-# tries in all); a sandbox that gives no result at all (its kernel locked up, see kvm-sandbox) is
-# reported as a hang and made again, up to three sandboxes; a third such hang fails the test.
+# guest now and then: run_e2e.py reports such a guest as a hang and runs the test again (five
+# tries in all); a sandbox that gives no result at all (its kernel locked up, see kvm-sandbox, or
+# oopsed, which run_e2e.py ends the run on) is reported as a hang and made again, up to three
+# sandboxes; a third such hang fails the test.
 # Tests that end before /dev/kvm would be opened (run_e2e.py --list-host) run on this machine,
 # outside the sandbox. Ends with "e2e: N passed, N failed". Needs scripts/setup.sh.
 set -euo pipefail

@@ -13,14 +13,15 @@ KVM of the sandbox crash or freeze) while both see the same host over the run. A
 guest dies (the sandbox's nested KVM triple-faults guests now and then) is run again, up to
 --retries times.
 Each throughput is timed from connect to the last byte (for host to guest: to the guest's
-count, which comes after it read everything); the latency is the median of 200 round trips of
+count, which comes after it read everything); the latency is the median of 1000 round trips of
 64 bytes on one connection with TCP_NODELAY. Prints a table of medians; never pass/fail.
 --also adds other minivmm binaries (e.g. the build before a change) to the same rounds.
 
-To show where the time goes, each throughput also counts the guest's eth0 interrupts (from its
+To show where the time goes, each measure also counts the guest's eth0 interrupts (from its
 /proc/interrupts, read over the console before and after) and the VM's KVM exits (from the
-host's debugfs, /sys/kernel/debug/kvm/PID-FD/, when it can be read), per MiB moved; each round
-also prints the kinds of exit (MMIO, port I/O, HLT, interrupt window) and the injections.
+host's debugfs, /sys/kernel/debug/kvm/PID-FD/, when it can be read), per MiB moved or per round
+trip; each round also prints the kinds of exit (MMIO, port I/O, HLT, interrupt window) and the
+injections.
 """
 import argparse
 import glob
@@ -41,7 +42,9 @@ GUEST_PORTS = {"sink": 22, "source": 23, "echo": 24}
 # at a time, so every VMM uses the same ports.
 PORT_BASE = 5555
 ECHO_SIZE = 64
-ECHO_COUNT = 200
+# A round trip takes 4 to 10 ms in the sandbox: 1000 of them take several seconds, so that the
+# median outlasts a stall of the sandbox.
+ECHO_COUNT = 1000
 # What a failed round prints of the guest's state: its NIC's counters and interrupts, its TCP
 # sockets (queues) and the kernel's TCP counters.
 # Then the e1000's ring registers and interrupt mask (devmem on BAR0; never ICR, which reading
@@ -209,14 +212,14 @@ def mount_debugfs():
                        stderr=subprocess.DEVNULL, check=False)
 
 
-def counted(guest, transfer, mib):
-    """Runs `transfer` (returns MiB/s); returns it with the NIC interrupts and each KVM counter
-    per MiB (None without debugfs)."""
+def counted(guest, measurement, units):
+    """Runs `measurement`; returns its result with the NIC interrupts and each KVM counter per
+    unit of work (MiB or round trip; None without debugfs)."""
     irqs, before = guest.nic_interrupts(), guest.kvm_stats()
-    rate = transfer()
+    result = measurement()
     after = guest.kvm_stats()
-    kvm = None if before is None else {k: (after[k] - v) / mib for k, v in before.items()}
-    return rate, (guest.nic_interrupts() - irqs) / mib, kvm
+    kvm = None if before is None else {k: (after[k] - v) / units for k, v in before.items()}
+    return result, (guest.nic_interrupts() - irqs) / units, kvm
 
 
 def host_to_guest(port, mib):
@@ -380,17 +383,19 @@ def measure(args, name, binary, log_name):
             guest, lambda: host_to_guest(host_port("sink"), args.mib), args.mib)
         m["g2h"], m["g2h_irq"], kvm["g2h"] = counted(
             guest, lambda: guest_to_host(host_port("source"), args.mib), args.mib)
-        m["rtt"] = round_trip_us(host_port("echo"))
+        m["rtt"], m["rtt_irq"], kvm["rtt"] = counted(
+            guest, lambda: round_trip_us(host_port("echo")), ECHO_COUNT)
     except (OSError, RuntimeError):
         report_state(guest)
         raise
     finally:
         guest.stop()
-    for way in ("h2g", "g2h"):
+    for way in ("h2g", "g2h", "rtt"):
         m[f"{way}_exit"] = kvm[way]["exits"] if kvm[way] else None
         if kvm[way]:
-            print(f"{name} {way} KVM counters per MiB: " +
-                  ", ".join(f"{k} {v:.0f}" for k, v in kvm[way].items()), flush=True)
+            unit = "round trip" if way == "rtt" else "MiB"
+            print(f"{name} {way} KVM counters per {unit}: " +
+                  ", ".join(f"{k} {v:.1f}" for k, v in kvm[way].items()), flush=True)
     return m
 
 
@@ -471,7 +476,8 @@ def main():
             print(f"round {i + 1} {name}: host->guest {m['h2g']:.1f} MiB/s "
                   f"({m['h2g_irq']:.0f} irq/MiB, {fmt(m['h2g_exit'])} exits/MiB), "
                   f"guest->host {m['g2h']:.1f} MiB/s ({m['g2h_irq']:.0f} irq/MiB, "
-                  f"{fmt(m['g2h_exit'])} exits/MiB), round trip {m['rtt']:.0f} us",
+                  f"{fmt(m['g2h_exit'])} exits/MiB), round trip {m['rtt']:.0f} us "
+                  f"({m['rtt_irq']:.1f} irq, {fmt(m['rtt_exit'])} exits each)",
                   flush=True)
         rounds.append(this_round)
         if args.state:
@@ -497,7 +503,9 @@ def main():
             ("h2g_irq", "host -> guest: guest NIC interrupts", "/MiB"),
             ("h2g_exit", "host -> guest: KVM exits", "/MiB"),
             ("g2h_irq", "guest -> host: guest NIC interrupts", "/MiB"),
-            ("g2h_exit", "guest -> host: KVM exits", "/MiB")]
+            ("g2h_exit", "guest -> host: KVM exits", "/MiB"),
+            ("rtt_irq", "round trip: guest NIC interrupts", "each"),
+            ("rtt_exit", "round trip: KVM exits", "each")]
     for key, label, unit in rows:
         b = med["qemu"][key]
 
