@@ -122,7 +122,11 @@ class Guest:
         """Where each of minivmm's threads is, to tell a frozen guest CPU (a vCPU thread running
         in KVM_RUN) from a deadlock in minivmm (threads asleep on a futex)."""
         out = ["--- minivmm threads: tid name state syscall, kernel stack top ---"]
-        for tid in sorted(os.listdir(f"/proc/{self.proc.pid}/task"), key=int):
+        try:
+            tids = sorted(os.listdir(f"/proc/{self.proc.pid}/task"), key=int)
+        except OSError:  # minivmm has exited meanwhile
+            return out[0] + "\n(minivmm is gone)\n"
+        for tid in tids:
             task = f"/proc/{self.proc.pid}/task/{tid}"
             try:
                 name = open(f"{task}/comm").read().strip()
