@@ -8,8 +8,8 @@
 # KVM sandbox (scripts/kvm-sandbox) that emulates a 4-node host. Nested KVM under TCG freezes a
 # guest now and then: run_e2e.py reports such a guest as a hang and runs the test again (five
 # tries in all); a sandbox that gives no result at all (its kernel locked up, see kvm-sandbox, or
-# oopsed, which run_e2e.py ends the run on) is reported as a hang and made again, up to three
-# sandboxes; a third such hang fails the test.
+# oopsed, which run_e2e.py ends the run on) is reported as a hang and made again, up to five
+# sandboxes; a fifth such hang fails the test.
 # Tests that end before /dev/kvm would be opened (run_e2e.py --list-host) run on this machine,
 # outside the sandbox. Ends with "e2e: N passed, N failed". Needs scripts/setup.sh.
 set -euo pipefail
@@ -45,7 +45,7 @@ done
 for test in $(python3 "$repo/tests/e2e/run_e2e.py" --list); do
   [[ $test == *"$filter"* ]] || continue
   grep -qxF "$test" <<<"$host_tests" && continue
-  for attempt in 1 2 3; do
+  for attempt in 1 2 3 4 5; do
     log=$(mktemp)
     status=0
     "$repo/scripts/kvm-sandbox" --sandbox --numa 4 --timeout 1000 --rw "$work" -- \
@@ -58,7 +58,7 @@ for test in $(python3 "$repo/tests/e2e/run_e2e.py" --list); do
       break
     fi
     echo "e2e: HANG: the KVM sandbox gave no result for $test (status $status, attempt $attempt)"
-    ((attempt == 3)) && failed=$((failed + 1))
+    ((attempt == 5)) && failed=$((failed + 1))
   done
 done
 echo "e2e: $passed passed, $failed failed"
