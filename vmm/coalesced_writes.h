@@ -5,7 +5,9 @@
 // queuing:
 // - the UART's THR, which carries the console: a Linux kernel prints one byte at a time, each an
 //   LSR read and a THR write, and those exits are most of what a boot costs;
-// - an e1000's receive tail (RDT): the driver hands back buffers several times per interrupt.
+// - an e1000's receive tail (RDT), which the driver writes several times per interrupt, and its
+//   interrupt mask (IMS, IMC), which it writes twice per interrupt, each time reading the device
+//   right after.
 //
 // Queued writes must take effect before anything can observe the device, so every vCPU delivers
 // the queue before it handles any exit (a read of the device is one), as QEMU does. A full ring

@@ -456,8 +456,8 @@ MachineExit Machine::run() {
   }
 
   // While the UART has no room for console input, retry every few milliseconds. Writes that KVM
-  // queued (console output, a NIC's receive tail) are delivered here too when no vCPU exits for
-  // a while: soon while the guest is writing, and at a slow pace when it is not.
+  // queued (console output, a NIC's receive tail and interrupt mask) are delivered here too when no
+  // vCPU exits for a while: soon while the guest is writing, and at a slow pace when it is not.
   loop_.run([&] {
     pump_console_input();
     int timeout = console_pending_.empty() ? -1 : 5;

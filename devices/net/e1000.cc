@@ -198,7 +198,7 @@ void E1000::bar_write(int bar, uint64_t offset, std::span<const std::byte> data)
 
 std::vector<pci::PciDevice::QueuedRange> E1000::queued_writes(int bar) const {
   if (bar != kMmioBar) return {};
-  return {{kRdt, 4}};
+  return {{kRdt, 4}, {kIms, 4}, {kImc, 4}};
 }
 
 uint32_t E1000::read_register_locked(uint32_t offset) {

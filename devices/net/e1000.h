@@ -66,9 +66,17 @@ class E1000 final : public pci::PciDevice {
 
   void bar_read(int bar, uint64_t offset, std::span<std::byte> data) override;
   void bar_write(int bar, uint64_t offset, std::span<const std::byte> data) override;
-  // RDT: Linux's driver hands buffers back every 16 frames it takes (E1000_RX_BUFFER_WRITE), and
-  // ends each poll with a write to IMS, an exit that delivers the queue (QEMU queues RDT too).
-  // Until then the ring only looks as full as it was, and the backend keeps what does not fit.
+  // Posted writes that the guest reads back before it relies on them, so that queuing them saves
+  // their exits and changes nothing it can see:
+  // - RDT: Linux's driver hands buffers back every 16 frames it takes (E1000_RX_BUFFER_WRITE)
+  //   and ends each poll by unmasking and reading STATUS, an exit that delivers the queue (QEMU
+  //   queues RDT too). Until then the ring only looks as full as it was, and the backend keeps
+  //   what does not fit.
+  // - IMS and IMC: the driver masks on every interrupt and unmasks after every poll, each time
+  //   followed by a read of STATUS to flush the write (E1000_WRITE_FLUSH), as PCI's posted
+  //   writes require; queued, that read delivers them. Two of the five exits an interrupt
+  //   costs (ICR, IMC, STATUS, IMS, STATUS), in every direction. A driver that never reads back
+  //   gets its mask changed by the event loop's backstop instead, within 100 ms.
   std::vector<QueuedRange> queued_writes(int bar) const override;
 
   // A frame from the network (the backend's thread). False when the receive ring has too few
